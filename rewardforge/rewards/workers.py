@@ -1,0 +1,235 @@
+"""Warm, killable worker processes for work that may hang or blow up (sympy, user rewards).
+
+A timeout here is enforced by the parent: it stops waiting, kills the worker's whole process group
+and starts a replacement. That works from any thread, inside asyncio and inside another process
+pool, which `signal.alarm` cannot. Workers are plain `subprocess` children speaking length-prefixed
+pickles over dedicated pipes, so they can be started even from daemonic processes, where
+`multiprocessing` refuses to fork.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pickle
+import select
+import signal
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+_HEADER = struct.Struct("!Q")
+_ENV_SYS_PATH = "RF_WORKER_SYS_PATH"
+_ENV_MEMORY_MB = "RF_WORKER_MEMORY_MB"
+
+
+class WorkerTimeout(TimeoutError):
+    """The call ran past its deadline; its worker was killed and will be replaced."""
+
+
+class WorkerCrashed(RuntimeError):
+    """The worker died mid-call (segfault, out of memory, killed)."""
+
+
+def _write_frame(stream: BinaryIO, payload: bytes) -> None:
+    stream.write(_HEADER.pack(len(payload)) + payload)
+    stream.flush()
+
+
+def _read_exact(stream: BinaryIO, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = stream.read(size - len(data))
+        if not chunk:
+            raise EOFError("pipe closed")
+        data += chunk
+    return data
+
+
+def _read_frame(stream: BinaryIO) -> bytes:
+    (size,) = _HEADER.unpack(_read_exact(stream, _HEADER.size))
+    return _read_exact(stream, size)
+
+
+class _Worker:
+    """One child process; used by one call at a time."""
+
+    def __init__(self, memory_mb: int | None) -> None:
+        env = {**os.environ, _ENV_SYS_PATH: os.pathsep.join(p for p in sys.path if p)}
+        if memory_mb:
+            env[_ENV_MEMORY_MB] = str(memory_mb)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from rewardforge.rewards.workers import serve; serve()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            start_new_session=True,  # its own process group, so a kill takes its children too
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.requests: BinaryIO = self.process.stdin
+        self.replies: BinaryIO = self.process.stdout
+
+    def call(self, payload: bytes, timeout: float | None) -> bytes:
+        _write_frame(self.requests, payload)
+        if timeout is not None:
+            ready, _, _ = select.select([self.replies], [], [], max(timeout, 0.0))
+            if not ready:
+                raise WorkerTimeout(f"timed out after {timeout:g}s")
+        return _read_frame(self.replies)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait()
+        for stream in (self.requests, self.replies):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+class WorkerPool:
+    """A bounded set of warm workers. `call` blocks until a worker is free; thread-safe."""
+
+    def __init__(self, size: int | None = None, *, memory_mb: int | None = 4096) -> None:
+        self.size = size or os.cpu_count() or 1
+        self.memory_mb = memory_mb
+        self._idle: list[_Worker] = []
+        self._slots = threading.BoundedSemaphore(self.size)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def call(self, fn: Callable[..., Any], *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        """Run `fn(*args, **kwargs)` in a worker; exceptions from `fn` are re-raised here.
+
+        `timeout` counts from when a worker picks the call up, not while waiting for a free one.
+        """
+        payload = pickle.dumps((fn, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+        with self._slots:
+            worker = self._checkout()
+            try:
+                reply = worker.call(payload, timeout)
+            except WorkerTimeout:
+                worker.kill()
+                raise
+            except (EOFError, OSError, struct.error):
+                worker.kill()
+                code = worker.process.returncode
+                raise WorkerCrashed(f"worker died (exit code {code})") from None
+            except BaseException:
+                worker.kill()
+                raise
+            self._checkin(worker)
+        ok, value = pickle.loads(reply)
+        if ok:
+            return value
+        raise value
+
+    def _checkout(self) -> _Worker:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("worker pool is closed")
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive():
+                    return worker
+                worker.kill()
+        return _Worker(self.memory_mb)
+
+    def _checkin(self, worker: _Worker) -> None:
+        with self._lock:
+            if self._closed:
+                worker.kill()
+            else:
+                self._idle.append(worker)
+
+    def warm(self, count: int | None = None) -> None:
+        """Start workers ahead of time so the first calls do not pay the interpreter start-up."""
+        started = [_Worker(self.memory_mb) for _ in range(min(count or self.size, self.size))]
+        with self._lock:
+            self._idle.extend(started)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.kill()
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_shared: WorkerPool | None = None
+_shared_pid: int | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_pool() -> WorkerPool:
+    """The process-wide pool; a forked child gets its own rather than its parent's pipes."""
+    global _shared, _shared_pid
+    with _shared_lock:
+        if _shared is None or _shared_pid != os.getpid():
+            _shared = WorkerPool()
+            _shared_pid = os.getpid()
+        return _shared
+
+
+@atexit.register
+def _close_shared_pool() -> None:
+    if _shared is not None and _shared_pid == os.getpid():
+        _shared.close()
+
+
+def serve() -> None:
+    """Worker main loop: read a call, run it, answer. Protocol pipes are kept away from user prints."""
+    requests = os.fdopen(os.dup(0), "rb")
+    replies = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)  # prints from rewards go to stderr, never into the protocol stream
+    parent_path = os.environ.get(_ENV_SYS_PATH)
+    if parent_path:
+        sys.path[:] = parent_path.split(os.pathsep)
+    memory_mb = os.environ.get(_ENV_MEMORY_MB)
+    if memory_mb:
+        import resource
+
+        limit = int(memory_mb) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    while True:
+        try:
+            payload = _read_frame(requests)
+        except EOFError:
+            return
+        try:
+            fn, args, kwargs = pickle.loads(payload)
+            reply = (True, fn(*args, **kwargs))
+        except BaseException as exc:  # includes MemoryError and SystemExit from user code
+            reply = (False, _portable_exception(exc))
+        try:
+            data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            data = pickle.dumps((False, _portable_exception(exc)))
+        _write_frame(replies, data)
+
+
+def _portable_exception(exc: BaseException) -> BaseException:
+    """The exception itself if it survives pickling, else a RuntimeError carrying its text."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+
