@@ -286,7 +286,7 @@ class Aggregate(Composite):
                 return Score(status=score.status, reason=reason, components=components, info=info)
         if not values:
             return Score.skipped("no component applied", components=components, info=info)
-        combined = {"min": min, "max": max, "product": math.prod}[self.kind](values)
+        combined = min(values) if self.kind == "min" else max(values) if self.kind == "max" else math.prod(values)
         return Score(value=combined, components=components, info=info)
 
 

@@ -213,7 +213,10 @@ class FunctionReward(BaseReward):
         self.batched = batched
         self.isolation = isolation
         self.description = inspect.getdoc(fn) or ""
-        signature = inspect.signature(fn)
+        try:  # resolve string annotations (from __future__ import annotations) in the function's module
+            signature = inspect.signature(fn, eval_str=True)
+        except NameError as exc:
+            raise RewardError(f"reward {self.name!r}: cannot resolve a type annotation: {exc}") from None
         self._inputs = [p.name for p in signature.parameters.values() if p.kind is not p.KEYWORD_ONLY]
         self._check_inputs()
         self.params_model = _params_model(self.name, signature)
@@ -323,7 +326,7 @@ def _params_model(name: str, signature: inspect.Signature) -> type[BaseModel]:
         annotation = Any if param.annotation is inspect.Parameter.empty else param.annotation
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[param.name] = (annotation, default)
-    model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    model: type[BaseModel] = create_model(
         f"{name}_params", __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True), **fields
     )
     return model
@@ -364,7 +367,7 @@ def ensure_samples(items: Sequence[Sample | dict[str, Any]]) -> list[Sample]:
             samples.append(Sample.model_validate(item))
         except ValidationError as exc:
             first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "?"
+            where = str(first["loc"][0]) if first["loc"] else "?"
             raise RewardError(f"sample {index}: field {where!r}: {first['msg']}") from None
     return samples
 

@@ -174,7 +174,7 @@ class Registry:
 
     def _load_plugin_registries(self) -> None:
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_REGISTRIES):
-            source = f"plugin {_dist_name(ep)} ({ENTRY_POINT_REGISTRIES}: {ep.value})"
+            source = f"plugin {_dist_name(ep)} ({ENTRY_POINT_REGISTRIES}: {ep.name} = {ep.value})"
             try:
                 path = _plugin_registry_path(ep)
                 for entry in read_registry_file(path, source):
@@ -184,7 +184,7 @@ class Registry:
 
     def _load_plugin_rewards(self) -> None:
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_REWARDS):
-            source = f"plugin {_dist_name(ep)} ({ENTRY_POINT_REWARDS}: {ep.value})"
+            source = f"plugin {_dist_name(ep)} ({ENTRY_POINT_REWARDS}: {ep.name} = {ep.value})"
             try:
                 obj = ep.load()
                 if not (isinstance(obj, Reward) or inspect.isclass(obj)):

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 _HEADER = struct.Struct("!Q")
 _ENV_SYS_PATH = "RF_WORKER_SYS_PATH"
@@ -34,12 +34,12 @@ class WorkerCrashed(RuntimeError):
     """The worker died mid-call (segfault, out of memory, killed)."""
 
 
-def _write_frame(stream: BinaryIO, payload: bytes) -> None:
+def _write_frame(stream: IO[bytes], payload: bytes) -> None:
     stream.write(_HEADER.pack(len(payload)) + payload)
     stream.flush()
 
 
-def _read_exact(stream: BinaryIO, size: int) -> bytes:
+def _read_exact(stream: IO[bytes], size: int) -> bytes:
     data = b""
     while len(data) < size:
         chunk = stream.read(size - len(data))
@@ -49,7 +49,7 @@ def _read_exact(stream: BinaryIO, size: int) -> bytes:
     return data
 
 
-def _read_frame(stream: BinaryIO) -> bytes:
+def _read_frame(stream: IO[bytes]) -> bytes:
     (size,) = _HEADER.unpack(_read_exact(stream, _HEADER.size))
     return _read_exact(stream, size)
 
@@ -69,8 +69,8 @@ class _Worker:
             start_new_session=True,  # its own process group, so a kill takes its children too
         )
         assert self.process.stdin is not None and self.process.stdout is not None
-        self.requests: BinaryIO = self.process.stdin
-        self.replies: BinaryIO = self.process.stdout
+        self.requests: IO[bytes] = self.process.stdin
+        self.replies: IO[bytes] = self.process.stdout
 
     def call(self, payload: bytes, timeout: float | None) -> bytes:
         _write_frame(self.requests, payload)
@@ -152,8 +152,11 @@ class WorkerPool:
                 self._idle.append(worker)
 
     def warm(self, count: int | None = None) -> None:
-        """Start workers ahead of time so the first calls do not pay the interpreter start-up."""
+        """Start workers ahead of time, and wait until they answer, so first calls pay no start-up."""
         started = [_Worker(self.memory_mb) for _ in range(min(count or self.size, self.size))]
+        ping = pickle.dumps((int, (), {}))
+        for worker in started:
+            worker.call(ping, timeout=None)
         with self._lock:
             self._idle.extend(started)
 

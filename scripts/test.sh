@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up everything the tests need and run the whole suite:
+#   Python deps (.venv), bubblewrap for the local sandbox, a Docker engine and the sandbox image.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/setup_sandbox.sh
+bash scripts/setup_docker.sh
+.venv/bin/python -m pytest "$@"

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTS = ROOT / "tests"
+# Test helper modules (e.g. rf_test_rewards) must be importable by name, also in worker processes,
+# which inherit this sys.path.
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+
+@pytest.fixture
+def call_log(tmp_path: Path) -> Path:
+    """A file that counting rewards append to, one line per real evaluation."""
+    return tmp_path / "calls.log"
+
+
+def count_calls(log: Path) -> int:
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+@pytest.fixture
+def cli_env() -> dict[str, str]:
+    """Environment for running the `rewardforge` command as a user would, from another directory."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")])
+    env["COLUMNS"] = "200"
+    return env
+
+
+RF = [sys.executable, "-m", "rewardforge.cli"]
