@@ -3,9 +3,10 @@
 Per reward it
 1. dedups samples that are identical over the fields the reward reads (GRPO groups repeat answers),
 2. answers what it can from the verdict cache,
-3. runs the rest: `isolation="process"` rewards in killable warm workers when a timeout is set
-   (a hung call is killed, replaced, and becomes `error: timeout`), everything else through the
-   reward's own `ascore`, concurrently with other rewards,
+3. runs the rest: `isolation="process"` rewards in warm worker processes, in parallel across
+   cores; under a timeout a hung call is killed, its worker replaced, and the sample becomes
+   `error: timeout ...`. Everything else runs through the reward's own `ascore`, concurrently
+   with the other components of a composite,
 4. fans the verdicts back out in input order.
 
 Composite rewards call `run_reward` for each component, so every leaf gets the same treatment.
@@ -25,6 +26,7 @@ from typing import Any
 from rewardforge.rewards.cache import VerdictCache
 from rewardforge.rewards.core import (
     SAMPLE_FIELDS,
+    FunctionReward,
     Reward,
     RewardContext,
     Sample,
@@ -99,20 +101,42 @@ async def _run_unique(
 ) -> list[Score]:
     if not samples:
         return []
-    if context.timeout is not None and getattr(reward, "isolation", "inline") == "process":
+    if _use_workers(reward, context):
         pool = options.pool or shared_pool()
         calls = [_call_in_worker(pool, reward, [sample], context, context.timeout) for sample in samples]
         return [scores[0] for scores in await asyncio.gather(*calls)]
     return _checked(reward, samples, await _ascore_safely(reward, samples, context))
 
 
+def _use_workers(reward: Reward, context: RewardContext) -> bool:
+    """Process-isolated rewards run in workers: killable under a timeout, and parallel across cores.
+
+    Without a timeout, a reward that cannot travel to a worker (defined inside a function or in
+    `__main__`) runs inline instead; with one, it must travel, and gets a clear error if it cannot.
+    """
+    if getattr(reward, "isolation", "inline") != "process":
+        return False
+    return context.timeout is not None or _portable(reward)
+
+
+def _portable(reward: Reward) -> bool:
+    if isinstance(reward, FunctionReward):
+        return "<locals>" not in reward.fn.__qualname__ and reward.fn.__module__ != "__main__"
+    try:
+        pickle.dumps(reward)
+    except Exception:
+        return False
+    return True
+
+
 async def _run_batch(
     reward: Reward, samples: list[Sample], context: RewardContext, options: EngineOptions
 ) -> list[Score]:
     """Batched rewards see the whole batch; in a worker the limit is the per-sample timeout times its size."""
-    if context.timeout is not None and getattr(reward, "isolation", "inline") == "process":
+    if _use_workers(reward, context):
         pool = options.pool or shared_pool()
-        return await _call_in_worker(pool, reward, samples, context, context.timeout * len(samples))
+        limit = context.timeout * len(samples) if context.timeout is not None else None
+        return await _call_in_worker(pool, reward, samples, context, limit)
     return _checked(reward, samples, await _ascore_safely(reward, samples, context))
 
 
@@ -131,12 +155,12 @@ def _checked(reward: Reward, samples: list[Sample], scores: list[Score]) -> list
 
 
 async def _call_in_worker(
-    pool: WorkerPool, reward: Reward, samples: list[Sample], context: RewardContext, limit: float
+    pool: WorkerPool, reward: Reward, samples: list[Sample], context: RewardContext, limit: float | None
 ) -> list[Score]:
     try:
         scores = await asyncio.to_thread(pool.call, _score_in_worker, reward, samples, context, timeout=limit)
     except WorkerTimeout:
-        return [Score.error(f"timeout: {reward.name} ran past {limit:g}s and was killed") for _ in samples]
+        return [Score.error(f"timeout: {reward.name} ran past {limit}s and was killed") for _ in samples]
     except WorkerCrashed as exc:
         return [Score.error(f"{reward.name} crashed its worker: {exc}") for _ in samples]
     except (pickle.PicklingError, AttributeError, TypeError) as exc:

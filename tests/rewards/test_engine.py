@@ -150,3 +150,21 @@ def test_worker_pool_direct_api() -> None:
 def test_bad_timeout_is_rejected() -> None:
     with pytest.raises(ValueError, match="positive"):
         rf.score("exact_match", [{"completion": "a"}], timeout=0)
+
+
+def test_rewards_that_cannot_travel_run_inline_without_a_timeout() -> None:
+    @rf.reward
+    def local_fn(completion: str) -> float:
+        return 1.0
+
+    assert rf.score(local_fn, [{"completion": "x"}])[0].value == 1.0
+
+
+def test_process_rewards_use_workers_even_without_a_timeout() -> None:
+    with WorkerPool(size=2) as pool:
+        pool.warm()
+        start = time.perf_counter()
+        verdicts = rf.score(sleepy.with_params(seconds=0.6), [{"completion": "a"}, {"completion": "b"}], pool=pool)
+        elapsed = time.perf_counter() - start
+    assert [v.value for v in verdicts] == [1.0, 1.0]
+    assert elapsed < 1.1
