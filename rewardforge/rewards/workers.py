@@ -184,7 +184,9 @@ def shared_pool() -> WorkerPool:
     global _shared, _shared_pid
     with _shared_lock:
         if _shared is None or _shared_pid != os.getpid():
-            _shared = WorkerPool()
+            # RF_WORKER_MEMORY_MB caps each worker's address space (0 lifts the cap, e.g. for rewards
+            # that import CUDA libraries, which reserve far more address space than they use).
+            _shared = WorkerPool(memory_mb=int(os.environ.get("RF_WORKER_MEMORY_MB", "4096")) or None)
             _shared_pid = os.getpid()
         return _shared
 
