@@ -23,7 +23,7 @@ from typing import IO, Any
 
 _HEADER = struct.Struct("!Q")
 _ENV_SYS_PATH = "RF_WORKER_SYS_PATH"
-_ENV_MEMORY_MB = "RF_WORKER_MEMORY_MB"
+_ENV_MEMORY_MB = "_RF_WORKER_AS_LIMIT_MB"
 
 
 class WorkerTimeout(TimeoutError):
@@ -59,6 +59,7 @@ class _Worker:
 
     def __init__(self, memory_mb: int | None) -> None:
         env = {**os.environ, _ENV_SYS_PATH: os.pathsep.join(p for p in sys.path if p)}
+        env.pop(_ENV_MEMORY_MB, None)
         if memory_mb:
             env[_ENV_MEMORY_MB] = str(memory_mb)
         self.process = subprocess.Popen(
