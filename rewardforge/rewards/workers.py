@@ -24,6 +24,9 @@ from typing import IO, Any
 _HEADER = struct.Struct("!Q")
 _ENV_SYS_PATH = "RF_WORKER_SYS_PATH"
 _ENV_MEMORY_MB = "_RF_WORKER_AS_LIMIT_MB"
+_PING = pickle.dumps((int, (), {}))
+_LOADED = b"L"
+_LOAD_TIMEOUT_S = 120.0  # unpickling imports the reward's modules (sympy, transformers...): be patient
 
 
 class WorkerTimeout(TimeoutError):
@@ -35,7 +38,10 @@ class WorkerCrashed(RuntimeError):
 
 
 def _write_frame(stream: IO[bytes], payload: bytes) -> None:
-    stream.write(_HEADER.pack(len(payload)) + payload)
+    view = memoryview(_HEADER.pack(len(payload)) + payload)
+    while view:  # raw pipes may take a large frame in several writes
+        written = stream.write(view)
+        view = view[written or 0:]
     stream.flush()
 
 
@@ -68,18 +74,30 @@ class _Worker:
             stdout=subprocess.PIPE,
             env=env,
             start_new_session=True,  # its own process group, so a kill takes its children too
+            bufsize=0,  # unbuffered: `select` on the pipe must see every byte not yet read
         )
         assert self.process.stdin is not None and self.process.stdout is not None
         self.requests: IO[bytes] = self.process.stdin
         self.replies: IO[bytes] = self.process.stdout
 
     def call(self, payload: bytes, timeout: float | None) -> bytes:
+        """Send a call; the clock starts once the worker has loaded it (imports are not the call's time)."""
         _write_frame(self.requests, payload)
+        self._wait(_LOAD_TIMEOUT_S, "loading the call")
+        if _read_frame(self.replies) != _LOADED:
+            raise EOFError("worker protocol out of step")
         if timeout is not None:
-            ready, _, _ = select.select([self.replies], [], [], max(timeout, 0.0))
-            if not ready:
-                raise WorkerTimeout(f"timed out after {timeout:g}s")
+            self._wait(timeout, "")
         return _read_frame(self.replies)
+
+    def _wait(self, seconds: float, what: str) -> None:
+        ready, _, _ = select.select([self.replies], [], [], max(seconds, 0.0))
+        if not ready:
+            raise WorkerTimeout(f"timed out after {seconds:g}s" + (f" {what}" if what else ""))
+
+    def wait_ready(self) -> None:
+        """Block until the interpreter has started, so that start-up never counts against a call's timeout."""
+        self.call(_PING, timeout=None)
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -143,7 +161,13 @@ class WorkerPool:
                 if worker.alive():
                     return worker
                 worker.kill()
-        return _Worker(self.memory_mb)
+        worker = _Worker(self.memory_mb)
+        try:
+            worker.wait_ready()
+        except (EOFError, OSError, struct.error):
+            worker.kill()
+            raise WorkerCrashed(f"worker failed to start (exit code {worker.process.returncode})") from None
+        return worker
 
     def _checkin(self, worker: _Worker) -> None:
         with self._lock:
@@ -155,9 +179,8 @@ class WorkerPool:
     def warm(self, count: int | None = None) -> None:
         """Start workers ahead of time, and wait until they answer, so first calls pay no start-up."""
         started = [_Worker(self.memory_mb) for _ in range(min(count or self.size, self.size))]
-        ping = pickle.dumps((int, (), {}))
         for worker in started:
-            worker.call(ping, timeout=None)
+            worker.wait_ready()
         with self._lock:
             self._idle.extend(started)
 
@@ -221,6 +244,12 @@ def serve() -> None:
             return
         try:
             fn, args, kwargs = pickle.loads(payload)
+        except BaseException as exc:
+            _write_frame(replies, _LOADED)
+            _write_frame(replies, pickle.dumps((False, _portable_exception(exc))))
+            continue
+        _write_frame(replies, _LOADED)
+        try:
             reply = (True, fn(*args, **kwargs))
         except BaseException as exc:  # includes MemoryError and SystemExit from user code
             reply = (False, _portable_exception(exc))

@@ -168,3 +168,9 @@ def test_process_rewards_use_workers_even_without_a_timeout() -> None:
         elapsed = time.perf_counter() - start
     assert [v.value for v in verdicts] == [1.0, 1.0]
     assert elapsed < 1.1
+
+
+def test_import_time_of_a_reward_module_does_not_count_against_the_timeout() -> None:
+    with WorkerPool(size=1) as pool:
+        [verdict] = rf.score("rf_slow_import:quick_after_import", [{"completion": "x"}], timeout=1.0, pool=pool)
+    assert verdict.value == 1.0, verdict.reason
