@@ -15,6 +15,7 @@ from typing import IO, Annotated, Any, NoReturn
 
 import typer
 import yaml
+from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -29,7 +30,7 @@ from rewardforge.records import (
     scored_row,
 )
 from rewardforge.rewards.cache import VerdictCache
-from rewardforge.rewards.core import FunctionReward, RewardError
+from rewardforge.rewards.core import RewardError
 from rewardforge.rewards.engine import score as score_samples
 from rewardforge.rewards.registry import default_registry, import_object, resolve
 from rewardforge.summary import ScoreSummary
@@ -95,9 +96,12 @@ def show(name: Annotated[str, typer.Argument(help="registry name")]) -> None:
     params = Table(title="params")
     for column in ("name", "type", "default"):
         params.add_column(column)
-    if isinstance(target, FunctionReward):
-        defaults = {**target.params, **entry.params}
-        for pname, info in target.params_model.model_fields.items():
+    model = getattr(target, "params_model", None)
+    if isinstance(model, type) and issubclass(model, BaseModel):  # @reward functions, reward classes
+        fields = model.model_fields
+        declared = {k: f.get_default(call_default_factory=True) for k, f in fields.items() if not f.is_required()}
+        defaults = {**declared, **entry.params}
+        for pname, info in fields.items():
             default = repr(defaults[pname]) if pname in defaults else "required"
             params.add_row(pname, _type_name(info.annotation), default)
     else:
