@@ -223,18 +223,23 @@ def demo(
     verdicts = score_samples(built, [r.sample for r in records], timeout=30.0)
     names = list(dict.fromkeys(name for v in verdicts for name in v.components))
     table = Table(title=f"{built.name}: {stack.name} on {input.name}")
-    table.add_column("completion", overflow="fold", max_width=48)
-    for name in names:
-        table.add_column(name, justify="right")
-    table.add_column("reward", justify="right", style="bold")
-    table.add_column("status / reason", overflow="fold", max_width=36)
+    table.add_column("#", justify="right")
+    table.add_column("completion (end)", no_wrap=True, max_width=24)
+    for name in [*names, "reward"]:
+        table.add_column(name, justify="right", min_width=6, style="bold" if name == "reward" else None)
     summary = ScoreSummary()
-    for record, verdict in zip(records, verdicts, strict=True):
+    notes = []
+    for row, (record, verdict) in enumerate(zip(records, verdicts, strict=True), start=1):
         summary.add(verdict)
         cells = [_cell(verdict.components.get(name)) for name in names]
-        status = verdict.status if verdict.ok else f"{verdict.status}: {verdict.reason}"
-        table.add_row(record.sample.completion_text.strip()[:120], *cells, _cell(verdict.value), status)
+        table.add_row(str(row), _one_line(record.sample.completion_text, 24), *cells, _cell(verdict.value))
+        if not verdict.ok:
+            notes.append(f"#{row}: {verdict.status}: {verdict.reason}")
+        for applied in verdict.info.get("policy_applied", []):
+            notes.append(f"#{row}: {applied}")
     out.print(table)
+    for note in notes:
+        out.print(f"  {note}", highlight=False)
     out.print(summary.table("summary"))
 
 
@@ -243,7 +248,13 @@ def _type_name(annotation: Any) -> str:
 
 
 def _cell(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f}"
+    return "—" if value is None else f"{round(value, 3) + 0.0:.3f}"  # + 0.0 turns -0.0 into 0.0
+
+
+def _one_line(text: str, width: int) -> str:
+    """The end of the text on one line: that is where answers are."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else "…" + flat[-(width - 1):]
 
 
 if __name__ == "__main__":

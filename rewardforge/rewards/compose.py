@@ -183,7 +183,7 @@ class WeightedSum(Composite):
                 kept_weight += abs(weights[name])
             elif policy == "renormalize":
                 renormalized_weight += abs(weights[name])
-            applied.append(f"{name}: {score.status} -> {policy}")
+            applied.append(f"{name}: {score.status} ({score.reason}) -> {policy}")
         if applied:
             info["policy_applied"] = applied
         if kept_weight == 0.0:
