@@ -22,13 +22,13 @@ class Limits(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    wall_s: float = Field(10.0, gt=0, description="wall-clock limit, enforced by the parent")
-    cpu_s: float = Field(10.0, gt=0, description="CPU-time limit (RLIMIT_CPU / CPU quota)")
-    memory_mb: int = Field(512, gt=0, description="address-space / cgroup memory limit")
-    pids: int = Field(64, gt=0, description="processes and threads the job may have at once")
-    file_size_mb: int = Field(16, gt=0, description="largest file the job may write")
-    tmp_mb: int = Field(64, gt=0, description="size of the writable tmpfs mounts")
-    output_bytes: int = Field(1 << 20, gt=0, description="bytes kept of stdout and of stderr each")
+    wall_s: float = Field(default=10.0, gt=0, description="wall-clock limit, enforced by the parent")
+    cpu_s: float = Field(default=10.0, gt=0, description="CPU-time limit (RLIMIT_CPU / CPU quota)")
+    memory_mb: int = Field(default=512, gt=0, description="address-space / cgroup memory limit")
+    pids: int = Field(default=64, gt=0, description="processes and threads the job may have at once")
+    file_size_mb: int = Field(default=16, gt=0, description="largest file the job may write")
+    tmp_mb: int = Field(default=64, gt=0, description="size of the writable tmpfs mounts")
+    output_bytes: int = Field(default=1 << 20, gt=0, description="bytes kept of stdout and of stderr each")
 
 
 class ExecRequest(BaseModel):

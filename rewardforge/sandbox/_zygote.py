@@ -1,0 +1,399 @@
+"""The warm worker that runs INSIDE a bubblewrap sandbox (system Python, standard library only).
+
+Starting a sandbox and a Python interpreter costs tens of milliseconds; this process pays that once per
+slot and then forks one child per job. Each job gets, before any of its code runs:
+- new mount, PID and IPC namespaces: fresh sized tmpfs on /tmp, /dev/shm and /work (nothing from an
+  earlier job is visible), a pid 1 of our own that reaps it and takes everything it started down on exit
+  (daemons included), and the /proc entries of every process outside the job hidden;
+- a new session, rlimits, no capabilities (bounding and ambient sets emptied), no_new_privs;
+- only its stdin/stdout/stderr (descriptors the trusted parent created and passed in).
+The worker itself is non-dumpable, so a job running as the same uid cannot read or write its memory, and
+it never reads job data (each job's own process unpickles its request), so the memory a job inherits
+holds nothing of earlier jobs.
+Python jobs (`python3 file.py` / `python3 -c code`) run in the forked, already-initialised interpreter;
+anything else is exec'd.
+
+Protocol on the control socket (a SOCK_SEQPACKET fd given as the last argument): the parent sends b"R" with four
+descriptors attached: stdin, stdout, stderr and a memfd holding the pickled request. The worker answers
+one JSON message per request: {"status": <wait status>} or {"error": "<why the sandbox failed>"}. A b"K"
+message from the parent kills the running job.
+"""
+
+import builtins
+import ctypes
+import io
+import json
+import os
+import pickle
+import resource
+import selectors
+import signal
+import socket
+import struct
+import sys
+import traceback
+import types
+
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWPID = 0x00020000, 0x08000000, 0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 1, 2, 4, 0x4000, 1 << 18
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+SETUP_FAILED = 125
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(rc, what):
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount_tmpfs(target, size, flags=MS_NOSUID | MS_NODEV, mode="1777"):
+    options = f"size={size},mode={mode}".encode()
+    _check(libc.mount(b"tmpfs", target.encode(), b"tmpfs", flags, options), "mount tmpfs on " + target)
+
+
+def _drop_privileges():
+    for cap in range(64):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # fails only for caps this kernel does not have
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()
+    _check(libc.capset(header, data), "capset")
+    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # the job may read its own /proc/self
+
+
+def _write_files(files):
+    for name, content in files:
+        path = os.path.join("/work", name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o755 if content.startswith(b"#!") else 0o644)
+        try:
+            view = memoryview(content)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+
+
+def _set_limits(limits):
+    for name, value in limits:
+        resource.setrlimit(getattr(resource, name), value)
+
+
+def _exit_code(exc):
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    try:
+        sys.stderr.write(str(code) + "\n")
+    except Exception:
+        pass
+    return 1
+
+
+def _apply_flags(flags):
+    """The interpreter options a warm run honours (see warm.INLINE_FLAGS), applied after start-up."""
+    if "B" in flags:
+        sys.dont_write_bytecode = True
+    if "S" in flags or "s" in flags or "I" in flags:
+        # -S: no site-packages; -s / -I: no user site-packages (there is none: HOME is a fresh tmpfs).
+        drop = ("site-packages", "dist-packages") if "S" in flags else ()
+        sys.path[:] = [p for p in sys.path if not any(part in p for part in drop)]
+    if "u" in flags:
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            stream = getattr(sys, name)
+            raw = io.FileIO(fd, "w", closefd=False)
+            setattr(sys, name, io.TextIOWrapper(raw, encoding=stream.encoding, errors=stream.errors,
+                                                write_through=True))
+
+
+def _run_python(args):
+    """What `python3 args...` would do, in this already-initialised interpreter."""
+    flags = ""
+    while args and args[0].startswith("-") and args[0] != "-c":
+        flags += args[0][1:]
+        args = args[1:]
+    _apply_flags(flags)
+    if args and args[0] == "-c":
+        source, filename, sys.argv = args[1], "<string>", ["-c", *args[2:]]
+        path0 = ""
+    else:
+        filename, sys.argv = args[0], list(args)
+        with open(filename, "rb") as f:
+            source = f.read()
+        path0 = os.path.dirname(os.path.abspath(filename))
+    if "I" in flags:  # isolated mode: neither the script's directory nor the working directory
+        del sys.path[0]
+    else:
+        sys.path[0] = path0
+    main = types.ModuleType("__main__")
+    main.__dict__["__builtins__"] = builtins
+    if filename != "<string>":
+        main.__file__ = filename
+    sys.modules["__main__"] = main
+    try:
+        exec(compile(source, filename, "exec"), main.__dict__)
+        code = 0
+    except SystemExit as exc:
+        code = _exit_code(exc)
+    except BaseException:
+        sys.excepthook(*sys.exc_info())
+        code = 1
+    try:
+        threading = sys.modules.get("threading")
+        if threading is not None:
+            threading._shutdown()
+        import atexit
+
+        atexit._run_exitfuncs()
+    except SystemExit as exc:
+        code = _exit_code(exc)
+    except BaseException:
+        traceback.print_exc()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(code)
+
+
+def _job(request, stdio):
+    """The job itself (pid 2 of its namespace): never returns."""
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    os.setsid()
+    _write_files(request["files"])
+    os.chdir("/work")
+    for target, fd in enumerate(stdio):
+        os.dup2(fd, target)
+    os.closerange(3, 65536)
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    _set_limits(request["rlimits"])
+    _drop_privileges()
+    os.environ.clear()
+    os.environ.update(request["env"])
+    argv = request["argv"]
+    if request["python_inline"]:
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        _run_python(argv[1:])
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+    try:
+        os.execvpe(argv[0], argv, request["env"])
+    except OSError as exc:
+        os.write(2, f"cannot run {argv[0]}: {exc.strerror}\n".encode())
+    os._exit(127)
+
+
+def _hide_self():
+    """Covers this process's /proc entry (as the sandbox's /proc names it) so the job cannot look at it."""
+    outer_pid = int(os.readlink("/proc/self"))
+    _mount_tmpfs(f"/proc/{outer_pid}", 4096, MS_RDONLY | MS_NOSUID | MS_NODEV, mode="0555")
+
+
+def _init(request, stdio, report_fd):
+    """pid 1 of the job's namespace: starts the job, reports its wait status. When it exits, the kernel
+    kills everything left in the namespace (daemons included)."""
+    try:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        _hide_self()
+        job = os.fork()
+    except BaseException as exc:
+        os.write(report_fd, b"E" + f"job setup failed: {exc}".encode()[:4000])
+        os._exit(SETUP_FAILED)
+    if job == 0:
+        try:
+            _job(request, stdio)
+        except BaseException as exc:
+            os.write(report_fd, b"E" + f"job setup failed: {exc}".encode()[:4000])
+        os._exit(SETUP_FAILED)
+    for fd in stdio:
+        os.close(fd)
+    _, status = os.waitpid(job, 0)
+    os.write(report_fd, b"S" + struct.pack("i", status))
+    os._exit(0)
+
+
+def _job_parent(request_fd, stdio, report_fd, hidden_pids):
+    """Forked per job: new namespaces and fresh mounts, then the namespace's pid 1 (`_init`)."""
+    try:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        request = _load_request(request_fd)
+        _check(libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
+        _check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
+        size = request["tmp_bytes"]
+        for target in ("/tmp", "/dev/shm", "/work"):
+            _mount_tmpfs(target, size, mode="1777" if target != "/work" else "0755")
+        for pid in hidden_pids:
+            _mount_tmpfs(f"/proc/{pid}", 4096, MS_RDONLY | MS_NOSUID | MS_NODEV, mode="0555")
+        child = os.fork()
+    except BaseException as exc:
+        os.write(report_fd, b"E" + f"job setup failed: {exc}".encode()[:4000])
+        os._exit(SETUP_FAILED)
+    if child == 0:
+        _init(request, stdio, report_fd)
+    for fd in stdio:
+        os.close(fd)
+    os.close(report_fd)
+    os.waitpid(child, 0)
+    os._exit(0)
+
+
+def _receive(sock):
+    """The next request's descriptor and its [stdin, stdout, stderr]; None when the parent hung up."""
+    while True:
+        message, fds, _, _ = socket.recv_fds(sock, 16, 4)
+        if not message:
+            return None
+        if message == b"R" and len(fds) == 4:
+            break
+        for fd in fds:  # a late b"K" for a job that already ended, or garbage: ignore it
+            os.close(fd)
+    return fds.pop(), fds
+
+
+def _load_request(request_fd):
+    """Read by the job's own process: the worker never holds job data, so no job can find an earlier
+    job's files or input in the memory it inherits from the worker."""
+    body = bytearray()
+    while True:
+        chunk = os.read(request_fd, 1 << 20)
+        if not chunk:
+            break
+        body += chunk
+    os.close(request_fd)
+    return pickle.loads(bytes(body))
+
+
+def _serve_one(sock, request_fd, stdio):
+    report_r, report_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        sock.close()
+        os.close(report_r)
+        # bwrap's init, this worker and the job's parent: invisible to the job.
+        _job_parent(request_fd, stdio, report_w, [1, os.getppid(), os.getpid()])
+    os.close(report_w)
+    for fd in (request_fd, *stdio):
+        os.close(fd)
+    pidfd = os.pidfd_open(child)
+    with selectors.DefaultSelector() as sel:
+        sel.register(pidfd, selectors.EVENT_READ, "exit")
+        sel.register(sock, selectors.EVENT_READ, "control")
+        done = False
+        while not done:
+            for key, _ in sel.select():
+                if key.data == "exit":
+                    done = True
+                elif sock.recv(16) in (b"K", b""):
+                    os.kill(child, signal.SIGKILL)
+    os.close(pidfd)
+    os.waitpid(child, 0)
+    report = b""
+    while True:
+        chunk = os.read(report_r, 8192)
+        if not chunk:
+            break
+        report += chunk
+    os.close(report_r)
+    if report[:1] == b"S" and len(report) >= 5:
+        return {"status": struct.unpack("i", report[1:5])[0]}
+    if report[:1] == b"E":
+        return {"error": report[1:].decode("utf-8", "replace")}
+    return {"status": signal.SIGKILL}  # killed before it could report: by the parent's "K"
+
+
+MS_BIND, MS_REMOUNT, MNT_DETACH = 0x1000, 0x20, 2
+_ST_KEEP = {os.ST_NOSUID: MS_NOSUID, os.ST_NODEV: MS_NODEV, os.ST_NOEXEC: 8}  # flags a remount must keep
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+_DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+
+
+def _bind(source, target, read_only=True):
+    _check(libc.mount(source.encode(), target.encode(), None, MS_BIND | MS_REC, None), "bind " + source)
+    if read_only:
+        kept = 0
+        for st_flag, ms_flag in _ST_KEEP.items():
+            if os.statvfs(target).f_flag & st_flag:
+                kept |= ms_flag
+        flags = MS_REMOUNT | MS_BIND | MS_RDONLY | kept
+        _check(libc.mount(None, target.encode(), None, flags, None), "read-only " + target)
+
+
+def _build_root(spec):
+    """Without bubblewrap (util-linux `unshare` made our user/mount/pid/net/ipc/uts namespaces and we are
+    root in them): build the same root bwrap would, pivot into it, and forbid nested user namespaces."""
+    _check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
+    root = "/tmp"
+    _mount_tmpfs(root, 1 << 20, mode="0755")
+    for name in ("proc", "dev", "tmp", "work", "etc", "oldroot"):
+        os.mkdir(f"{root}/{name}")
+    for top, link in spec["top"]:
+        if link is not None:
+            os.symlink(link, f"{root}/{top}")
+        else:
+            os.makedirs(f"{root}/{top}", exist_ok=True)
+            _bind(f"/{top}", f"{root}/{top}")
+    for extra in spec["binds"]:
+        os.makedirs(f"{root}{extra}", exist_ok=True)
+        _bind(extra, f"{root}{extra}")
+    _mount_tmpfs(f"{root}/dev", 1 << 20, mode="0755")
+    for name in _DEVICES:
+        if os.path.exists(f"/dev/{name}"):
+            open(f"{root}/dev/{name}", "w").close()
+            _bind(f"/dev/{name}", f"{root}/dev/{name}", read_only=False)
+    os.mkdir(f"{root}/dev/shm")
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{root}/dev/{name}")
+    _check(libc.mount(b"proc", f"{root}/proc".encode(), b"proc", MS_NOSUID | MS_NODEV | 8, None), "mount proc")
+    _mount_tmpfs(f"{root}/tmp", 1 << 20)
+    for name, content in (("passwd", "sandbox:x:0:0:sandbox:/tmp:/bin/sh\n"), ("group", "sandbox:x:0:\n")):
+        with open(f"{root}/etc/{name}", "w") as f:
+            f.write(content)
+    number = _SYS_PIVOT_ROOT.get(os.uname().machine)
+    if number is None:
+        raise OSError(f"pivot_root: unsupported machine {os.uname().machine}")
+    os.chdir(root)
+    _check(libc.syscall(number, b".", b"oldroot"), "pivot_root")
+    os.chdir("/")
+    _check(libc.umount2(b"/oldroot", MNT_DETACH), "detach the old root")
+    os.rmdir("/oldroot")
+    _check(libc.mount(None, b"/", None, MS_REMOUNT | MS_BIND | MS_RDONLY, None), "read-only root")
+    with open("/proc/sys/user/max_user_namespaces", "w") as f:  # no nested user namespaces
+        f.write("0")
+    libc.sethostname(b"sandbox", 7)
+
+
+def main():
+    sock = socket.socket(fileno=int(sys.argv[-1]))
+    if len(sys.argv) > 3 and sys.argv[2] == "--build-root":
+        try:
+            _build_root(json.loads(sys.argv[3]))
+        except BaseException as exc:
+            sock.send(json.dumps({"error": f"sandbox root setup failed: {exc}"}).encode())
+            return
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    sock.send(b'{"ready": true}')
+    while True:
+        received = _receive(sock)
+        if received is None:
+            return
+        request_fd, stdio = received
+        sys.stdout.flush()
+        sys.stderr.flush()
+        reply = _serve_one(sock, request_fd, stdio)
+        sock.send(json.dumps(reply).encode())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,577 @@
+"""The embedded sandbox: bubblewrap namespaces, a per-slot uid, rlimits and a pids cgroup.
+
+What a job sees: `/usr` read-only (plus the interpreter's prefix when it lives elsewhere), a read-only
+empty root, `/proc` of its own pid namespace, a minimal `/dev`, a two-line `/etc/passwd` and `/etc/group`,
+and three sized tmpfs mounts (`/work` holding its files and used as the working directory, `/tmp`,
+`/dev/shm`). Never `/`, `/root`, the rest of `/etc` or the project. No network (a new net namespace with
+only loopback), no nested user namespaces, no capabilities, `no_new_privs`, a new session, and death with
+its parent.
+
+Two ways to run, with the same isolation (the hazard suite runs on both):
+- warm (default): one long-lived sandbox per slot whose worker (`_zygote.py`) forks a fresh child per job
+  with new mount/PID/IPC namespaces and fresh tmpfs mounts (see `warm.py`). A few ms per job.
+- cold (`warm=False`): a whole new bwrap per job. The exec chain has no Python between fork and exec:
+  `sh` (joins the slot's pids cgroup) -> `setpriv` (the slot's uid, no caps) -> `bwrap` -> `prlimit`
+  (rlimits, set inside the sandbox's user namespace) -> the job. Every step starts from an empty
+  environment, so not even bwrap's own pid 1 carries the parent's environment.
+
+`InsecureBackend` is the rlimits-only fallback for machines without bubblewrap. It contains nothing
+(the job sees the whole file system and network) and is only ever used when asked for by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import warnings
+import weakref
+from collections.abc import Iterator, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+from rewardforge.sandbox.base import ExecRequest, ExecResult, ExecStatus, Limits, SandboxBackend, SandboxError
+from rewardforge.sandbox.cgroups import pids_parent
+from rewardforge.sandbox.process import ProcessOutcome, memfd_with, run_process
+from rewardforge.sandbox.slots import DEFAULT_BASE_UID, Slot, SlotPool
+from rewardforge.sandbox.warm import WARM_OVERHEAD_PIDS, ZYGOTE_SOURCE, WarmPool, inline_python
+
+logger = logging.getLogger(__name__)
+
+WORKDIR = "/work"
+# The worker reads its source from a descriptor (so it is neither a file jobs could list nor a huge argv).
+ZYGOTE_BOOTSTRAP = (
+    "import os, sys\nwith os.fdopen(int(sys.argv[1]), 'rb') as f:\n    source = f.read()\n"
+    "exec(compile(source, 'rewardforge-sandbox-worker', 'exec'))"
+)
+# MALLOC_ARENA_MAX: glibc reserves 64 MiB of address space per thread arena, which would make RLIMIT_AS
+# fail threaded programs that use little real memory.
+DEFAULT_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "MALLOC_ARENA_MAX": "2",
+}
+# argv[0] values that mean "the sandbox's Python interpreter".
+PYTHON_NAMES = frozenset({"python", "python3"})
+# bwrap processes that count against the job's pids budget: the outer bwrap and its pid-1 monitor.
+_BWRAP_OVERHEAD_PIDS = 2
+_MEMORY_MARKERS = (b"MemoryError", b"std::bad_alloc", b"Cannot allocate memory", b"out of memory")
+
+
+def default_python() -> str:
+    """The interpreter jobs get for `python`/`python3`: the system one under /usr when present (nothing
+    extra to mount), else the interpreter running rewardforge."""
+    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3"):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return os.path.realpath(sys.executable)
+
+
+def rlimit_args(limits: Limits, nproc: int | None) -> list[str]:
+    """prlimit(1) options for `limits`. CPU gets a soft limit (SIGXCPU) and a hard one a second later."""
+    cpu = max(1, math.ceil(limits.cpu_s))
+    args = [
+        f"--as={limits.memory_mb << 20}",
+        f"--cpu={cpu}:{cpu + 1}",
+        f"--fsize={limits.file_size_mb << 20}",
+        "--nofile=256",
+        "--core=0",
+    ]
+    if nproc is not None:
+        args.append(f"--nproc={nproc}")
+    return args
+
+
+def join_cgroup_args(slot: Slot, sh: str) -> list[str]:
+    """Exec-chain prefix that moves the process into the slot's cgroup before anything else runs.
+
+    `sh` exports PWD on its own, so it is unset: the next step starts with an empty environment."""
+    if slot.cgroup is None:
+        return []
+    return [sh, "-c", 'unset PWD; echo $$ > "$0" && exec "$@"', str(slot.cgroup.procs_file)]
+
+
+def prepare_cgroup(slot: Slot, limits: Limits, overhead: int = 0) -> None:
+    """Empties the slot's cgroup of anything an earlier job left and sets this job's pids limit."""
+    if slot.cgroup is None:
+        return
+    if not slot.cgroup.kill_all():
+        raise SandboxError(f"processes of an earlier job survive in {slot.cgroup.path}")
+    slot.cgroup.set_max(limits.pids + overhead)
+
+
+def _check_relative(path: str) -> PurePosixPath:
+    rel = PurePosixPath(path)
+    if not path or rel.is_absolute() or any(part in ("..", "") for part in rel.parts) or rel == PurePosixPath("."):
+        raise ValueError(f"job file paths must be relative and stay inside the working directory: {path!r}")
+    return rel
+
+
+def _as_bytes(content: str | bytes) -> bytes:
+    return content.encode("utf-8") if isinstance(content, str) else content
+
+
+def classify(
+    outcome: ProcessOutcome, exit_code: int | None, sig: int | None, limits: Limits
+) -> tuple[ExecStatus, str | None]:
+    """How a run ended. Never a verdict on correctness: only the trusted parent judges that."""
+    if outcome.output_exceeded:
+        return "output_limit", f"output exceeded {limits.output_bytes} bytes on stdout or stderr"
+    if outcome.timed_out:
+        return "timeout", f"wall-clock limit of {limits.wall_s:g}s reached"
+    if sig == signal.SIGXCPU:
+        return "timeout", f"CPU limit of {limits.cpu_s:g}s reached"
+    if sig is None and exit_code == 0:
+        return "ok", None
+    if any(marker in outcome.stderr[-4096:] for marker in _MEMORY_MARKERS):
+        return "memory", f"memory limit of {limits.memory_mb} MB reached"
+    if sig == signal.SIGXFSZ:
+        return "runtime_error", f"file size limit of {limits.file_size_mb} MB reached"
+    if sig is not None:
+        return "runtime_error", f"killed by signal {signal.Signals(sig).name if sig in _SIGNALS else sig}"
+    return "runtime_error", f"exit code {exit_code}"
+
+
+_SIGNALS = {s.value for s in signal.Signals}
+
+
+def result_from(
+    outcome: ProcessOutcome,
+    backend: str,
+    status: ExecStatus,
+    reason: str | None,
+    exit_code: int | None = None,
+    sig: int | None = None,
+) -> ExecResult:
+    return ExecResult(status=status, exit_code=exit_code, signal=sig, stdout=outcome.stdout,
+                      stderr=outcome.stderr, truncated=outcome.truncated, wall_s=outcome.wall_s,
+                      backend=backend, reason=reason)
+
+
+class LocalBackend(SandboxBackend):
+    """bubblewrap sandbox, the embedded default. Safe to call from many threads (see `run_many`)."""
+
+    name = "local"
+
+    def __init__(
+        self,
+        *,
+        slots: int | None = None,
+        python: str | None = None,
+        base_uid: int = DEFAULT_BASE_UID,
+        bwrap: str | None = None,
+        warm: bool = True,
+        max_jobs_per_worker: int = 1000,
+        method: Literal["auto", "bwrap", "unshare"] = "auto",
+    ) -> None:
+        """`slots`: jobs at once (default 2 per CPU, at least 4). `warm`: reuse one sandbox per slot and fork
+        a fresh, fully isolated child per job (fast); False starts a whole new sandbox per job.
+        `method`: "bwrap", or "unshare" (util-linux; the warm worker builds the sandbox root itself) for
+        machines without bubblewrap; "auto" prefers bwrap. The unshare method is warm only."""
+        self.bwrap = bwrap or shutil.which("bwrap") or ""
+        if method == "auto":
+            method = "bwrap" if self.bwrap and os.access(self.bwrap, os.X_OK) else "unshare"
+        if method == "unshare" and not warm:
+            raise ValueError("the unshare method runs warm workers only (warm=True)")
+        self.method = method
+        self.python = python or default_python()
+        self.slots = SlotPool(slots or max(4, 2 * (os.cpu_count() or 1)), base_uid=base_uid)
+        self._tools = {tool: shutil.which(tool) or "" for tool in ("sh", "prlimit", "setpriv", "unshare", "env")}
+        self._static_args = self._mount_args()
+        self._unavailable: str | None = None
+        self._max_jobs = max_jobs_per_worker
+        self._warm = self._new_warm_pool() if warm else None
+
+    @property
+    def overhead_pids(self) -> int:
+        """Processes of a job's slot that are not the job's: added to `Limits.pids` for the pids limits."""
+        return WARM_OVERHEAD_PIDS if self._warm is not None else _BWRAP_OVERHEAD_PIDS
+
+    # -- setup ---------------------------------------------------------------------------------------
+    def _missing_tools(self) -> list[str]:
+        missing = []
+        if self.method == "bwrap" and not (self.bwrap and os.access(self.bwrap, os.X_OK)):
+            missing.append("bwrap (apt-get install bubblewrap; scripts/setup_sandbox.sh)")
+        needed = ["sh", "prlimit"] + (["setpriv"] if self.slots.switch_uid else [])
+        needed += ["unshare", "env"] if self.method == "unshare" else []
+        return missing + [f"{tool} (util-linux)" for tool in needed if not self._tools[tool]]
+
+    def available(self) -> bool:
+        return self.unavailable_reason() is None
+
+    def unavailable_reason(self) -> str | None:
+        """Why jobs cannot run here (missing tools, no user namespaces), or None; probed once."""
+        if self._unavailable is None:
+            missing = self._missing_tools()
+            if missing:
+                self._unavailable = "missing: " + ", ".join(missing)
+            else:
+                probe = self.run(ExecRequest(argv=["/usr/bin/true"], limits=Limits(wall_s=10)))
+                self._unavailable = "" if probe.status == "ok" else (probe.reason or probe.status)
+        return self._unavailable or None
+
+    def describe(self) -> dict[str, object]:
+        """What isolation this machine gives, for logs and bug reports."""
+        parent = pids_parent()
+        return {
+            "backend": self.name,
+            "method": self.method,
+            "bwrap": self.bwrap or None,
+            "python": self.python,
+            "per_slot_uid": self.slots.switch_uid,
+            "warm_workers": self._warm is not None,
+            "pids_cgroups": str(parent) if parent else None,
+            "missing": self._missing_tools(),
+        }
+
+    def _mount_args(self) -> list[str]:
+        """The mounts every job shares: /usr, the interpreter's prefix if elsewhere, the merged-usr links."""
+        args = ["--ro-bind", "/usr", "/usr"]
+        for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+            host = Path("/") / top
+            if host.is_symlink():
+                args += ["--symlink", os.readlink(host), str(host)]
+            elif host.is_dir():
+                args += ["--ro-bind", str(host), str(host)]
+        prefix = Path(self.python).resolve().parent.parent
+        if not prefix.is_relative_to("/usr") and prefix != Path("/"):
+            # Bound at its own path: the interpreter may find libpython through an absolute RPATH.
+            args += ["--ro-bind", str(prefix), str(prefix)]
+        return args
+
+    # -- running -------------------------------------------------------------------------------------
+    def run(self, request: ExecRequest) -> ExecResult:
+        missing = self._missing_tools()
+        if missing:
+            return ExecResult(status="sandbox_error", backend=self.name, reason="missing: " + ", ".join(missing))
+        if self._warm is not None:
+            return self._run_warm(request)
+        try:
+            with self.slots.claim() as slot, self._job_fds(request) as (file_args, fds):
+                return self._run_in_slot(request, slot, file_args, fds)
+        except (OSError, SandboxError) as exc:
+            return ExecResult(status="sandbox_error", backend=self.name, reason=f"sandbox setup failed: {exc}")
+
+    def _run_warm(self, request: ExecRequest) -> ExecResult:
+        try:
+            worker = self._warm.acquire()  # type: ignore[union-attr]
+        except (OSError, SandboxError) as exc:
+            return ExecResult(status="sandbox_error", backend=self.name, reason=f"sandbox setup failed: {exc}")
+        try:
+            return worker.run(request, self._warm_payload(request, worker.slot), self.name, classify)
+        except (OSError, SandboxError) as exc:
+            worker.broken = True
+            return ExecResult(status="sandbox_error", backend=self.name, reason=f"sandbox failed: {exc}")
+        finally:
+            self._warm.release(worker)  # type: ignore[union-attr]
+
+    def close(self) -> None:
+        """Stops the warm workers (a later run starts new ones)."""
+        if self._warm is not None:
+            self._finalizer.detach()
+            self._warm.close()
+            self._warm = self._new_warm_pool()
+
+    def _new_warm_pool(self) -> WarmPool:
+        # The pool must not keep this backend alive: a forgotten backend is collected, and the finalizer
+        # then stops its workers and frees their slots' uids.
+        command = weakref.WeakMethod(self._warm_command)
+
+        def start_worker(slot: Slot, control_fd: int) -> tuple[list[str], list[int]]:
+            method = command()
+            if method is None:
+                raise SandboxError("the sandbox backend was garbage-collected")
+            return method(slot, control_fd)
+
+        pool = WarmPool(self.slots, start_worker, self._max_jobs)
+        self._finalizer = weakref.finalize(self, pool.close)
+        return pool
+
+    def run_many(self, requests: Sequence[ExecRequest], max_workers: int | None = None) -> list[ExecResult]:
+        return super().run_many(requests, max_workers=max_workers or self.slots.size)
+
+    @contextlib.contextmanager
+    def _job_fds(self, request: ExecRequest) -> Iterator[tuple[list[str], list[int]]]:
+        """bwrap arguments that copy the job's files (and /etc/passwd) in from memfds, and those fds."""
+        fds: list[int] = []
+        args: list[str] = []
+        dirs: set[PurePosixPath] = set()
+        try:
+            for name, content in sorted(request.files.items()):
+                rel = _check_relative(name)
+                for parent in reversed(rel.parents[:-1]):
+                    if parent not in dirs:
+                        dirs.add(parent)
+                        args += ["--dir", f"{WORKDIR}/{parent}"]
+                data = _as_bytes(content)
+                fds.append(memfd_with(data, "rf-file"))
+                mode = "0755" if data.startswith(b"#!") else "0644"
+                args += ["--perms", mode, "--file", str(fds[-1]), f"{WORKDIR}/{rel}"]
+            yield args, fds
+        finally:
+            for fd in fds:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+    def _identity_fds(self, uid: int) -> tuple[list[str], list[int]]:
+        passwd = f"sandbox:x:{uid}:{uid}:sandbox:/tmp:/bin/sh\n".encode()
+        group = f"sandbox:x:{uid}:\n".encode()
+        fds = [memfd_with(passwd, "rf-passwd"), memfd_with(group, "rf-group")]
+        args = ["--perms", "0444", "--ro-bind-data", str(fds[0]), "/etc/passwd",
+                "--perms", "0444", "--ro-bind-data", str(fds[1]), "/etc/group"]
+        return args, fds
+
+    def _argv(self, request: ExecRequest) -> list[str]:
+        if not request.argv:
+            raise ValueError("ExecRequest.argv is empty")
+        head = self.python if request.argv[0] in PYTHON_NAMES else request.argv[0]
+        return [head, *request.argv[1:]]
+
+    def _privilege_drop(self, slot: Slot) -> list[str]:
+        """setpriv to the slot's uid (root callers only): bwrap then runs unprivileged, in a user namespace."""
+        if slot.uid is None:
+            return []
+        return [self._tools["setpriv"], f"--reuid={slot.uid}", f"--regid={slot.uid}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+
+    def _bwrap_args(self, slot: Slot, identity_args: list[str]) -> list[str]:
+        """bwrap options shared by cold runs and warm workers (per-job mounts come after these)."""
+        uid = slot.uid if slot.uid is not None else os.getuid()
+        gid = slot.uid if slot.uid is not None else os.getgid()
+        return [
+            self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--uid", str(uid),
+            "--gid", str(gid), "--hostname", "sandbox", "--die-with-parent", "--new-session",
+            *self._static_args, "--proc", "/proc", "--dev", "/dev", *identity_args,
+        ]
+
+    def _command(self, request: ExecRequest, slot: Slot, file_args: list[str], status_fd: int,
+                 identity_args: list[str]) -> list[str]:
+        """The cold exec chain; every step gets an empty environment, so bwrap's pid 1 carries none."""
+        limits = request.limits
+        tmp_bytes = str(limits.tmp_mb << 20)
+        chain = [
+            *join_cgroup_args(slot, self._tools["sh"]),
+            *self._privilege_drop(slot),
+            *self._bwrap_args(slot, identity_args),
+            "--size", tmp_bytes, "--tmpfs", "/tmp",
+            "--size", tmp_bytes, "--tmpfs", "/dev/shm",
+            "--size", tmp_bytes, "--tmpfs", WORKDIR,
+            *file_args,
+            "--chdir", WORKDIR, "--clearenv",
+        ]
+        for key, value in {**DEFAULT_ENV, **request.env}.items():
+            chain += ["--setenv", key, value]
+        # rlimits are applied inside the sandbox: RLIMIT_NPROC then counts this sandbox's user namespace only
+        # (Linux >= 5.14 ucounts), so it bounds the job even when every slot shares the caller's uid.
+        nproc = limits.pids + 1  # bwrap's init
+        chain += ["--json-status-fd", str(status_fd), "--remount-ro", "/", "--",
+                  self._tools["prlimit"], *rlimit_args(limits, nproc), "--", *self._argv(request)]
+        return chain
+
+    def _warm_command(self, slot: Slot, control_fd: int) -> tuple[list[str], list[int]]:
+        """The exec chain of a warm worker, and the descriptors it must inherit besides `control_fd`."""
+        if self.method == "unshare":
+            return self._unshare_command(slot, control_fd)
+        identity_args, identity_fds = self._identity_fds(slot.uid if slot.uid is not None else os.getuid())
+        source_fd = memfd_with(ZYGOTE_SOURCE.encode(), "rf-zygote")
+        chain = [
+            *join_cgroup_args(slot, self._tools["sh"]),
+            *self._privilege_drop(slot),
+            *self._bwrap_args(slot, identity_args),
+
+            # Only inside the worker's own user namespace, and dropped by each job before its code runs.
+            "--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP",
+            "--size", str(1 << 20), "--tmpfs", "/tmp", "--size", str(1 << 20), "--tmpfs", "/dev/shm",
+            "--dir", WORKDIR, "--chdir", "/", "--clearenv",
+        ]
+        for key, value in DEFAULT_ENV.items():
+            chain += ["--setenv", key, value]
+        chain += ["--remount-ro", "/", "--", self.python, "-I", "-c", ZYGOTE_BOOTSTRAP, str(source_fd), str(control_fd)]
+        return chain, [*identity_fds, source_fd]
+
+    def _unshare_command(self, slot: Slot, control_fd: int) -> tuple[list[str], list[int]]:
+        """Without bubblewrap: util-linux `unshare` makes the namespaces (the worker is root in its own user
+        namespace only) and the worker builds the same root bwrap would (`_zygote._build_root`)."""
+        top: list[tuple[str, str | None]] = []
+        for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+            host = Path("/") / name
+            if host.is_symlink():
+                top.append((name, os.readlink(host)))
+            elif host.is_dir():
+                top.append((name, None))
+        binds = ["/usr"]
+        prefix = Path(self.python).resolve().parent.parent
+        if not prefix.is_relative_to("/usr") and prefix != Path("/"):
+            binds.append(str(prefix))
+        source_fd = memfd_with(ZYGOTE_SOURCE.encode(), "rf-zygote")
+        chain = [
+            *join_cgroup_args(slot, self._tools["sh"]),
+            *self._privilege_drop(slot),
+            self._tools["unshare"], "--user", "--map-root-user", "--mount", "--pid", "--fork", "--net", "--ipc",
+            "--uts", "--cgroup", "--kill-child", "--",
+            # The worker's environment is its jobs' malloc tuning (MALLOC_ARENA_MAX is read at start-up).
+            self._tools["env"], "-i", *(f"{key}={value}" for key, value in DEFAULT_ENV.items()),
+            self.python, "-I", "-c", ZYGOTE_BOOTSTRAP, str(source_fd),
+            "--build-root", json.dumps({"top": top, "binds": binds}), str(control_fd),
+        ]
+        return chain, [source_fd]
+
+    def _warm_payload(self, request: ExecRequest, slot: Slot) -> dict[str, object]:
+        limits = request.limits
+        cpu = max(1, math.ceil(limits.cpu_s))
+        rlimits = [
+            ("RLIMIT_AS", (limits.memory_mb << 20,) * 2),
+            ("RLIMIT_CPU", (cpu, cpu + 1)),
+            ("RLIMIT_FSIZE", (limits.file_size_mb << 20,) * 2),
+            ("RLIMIT_NOFILE", (256, 256)),
+            ("RLIMIT_CORE", (0, 0)),
+        ]
+        # Counted per user namespace (Linux >= 5.14 ucounts), and each worker has its own: so this bounds the
+        # job (plus the worker's fixed few) even when every slot runs under the caller's uid.
+        rlimits.append(("RLIMIT_NPROC", (limits.pids + WARM_OVERHEAD_PIDS,) * 2))
+        files = [(str(_check_relative(name)), _as_bytes(content)) for name, content in sorted(request.files.items())]
+        argv = self._argv(request)
+        return {
+            "argv": argv,
+            "files": files,
+            "env": {**DEFAULT_ENV, **request.env},
+            "rlimits": rlimits,
+            "tmp_bytes": limits.tmp_mb << 20,
+            "python_inline": request.argv[0] in PYTHON_NAMES and inline_python(argv),
+        }
+
+    def _run_in_slot(self, request: ExecRequest, slot: Slot, file_args: list[str], fds: list[int]) -> ExecResult:
+        limits = request.limits
+        prepare_cgroup(slot, limits, _BWRAP_OVERHEAD_PIDS)
+        identity_args, identity_fds = self._identity_fds(slot.uid if slot.uid is not None else os.getuid())
+        status_read, status_write = os.pipe()
+        try:
+            argv = self._command(request, slot, file_args, status_write, identity_args)
+            outcome = run_process(
+                argv,
+                env={},
+                stdin=_as_bytes(request.stdin),
+                wall_s=limits.wall_s,
+                output_bytes=limits.output_bytes,
+                pass_fds=[*fds, *identity_fds, status_write],
+                extra_kill=slot.cgroup.kill_all if slot.cgroup is not None else None,
+            )
+            os.close(status_write)
+            status_write = -1
+            status = _read_status(status_read)
+        finally:
+            for fd in (*identity_fds, status_read, status_write):
+                if fd >= 0:
+                    os.close(fd)
+        return self._result(outcome, status, limits)
+
+    def _result(self, outcome: ProcessOutcome, status: dict[str, int], limits: Limits) -> ExecResult:
+        if "child-pid" not in status:
+            if outcome.timed_out:
+                return result_from(outcome, self.name, "sandbox_error", "sandbox did not start in time")
+            detail = outcome.stderr.decode("utf-8", "replace").strip()[-500:]
+            return result_from(outcome, self.name, "sandbox_error", f"bwrap failed to start the job: {detail}")
+        code = status.get("exit-code", outcome.returncode)  # bwrap does not report a failed execvp
+        if code is None or code < 0:  # killed by us before bwrap could report
+            exit_code, sig = None, int(signal.SIGKILL)
+        elif code > 128:  # bwrap reports a child killed by signal N as 128 + N, like a shell
+            exit_code, sig = None, code - 128
+        else:
+            exit_code, sig = code, None
+        kind, reason = classify(outcome, exit_code, sig, limits)
+        return result_from(outcome, self.name, kind, reason, exit_code, sig)
+
+
+def _read_status(fd: int) -> dict[str, int]:
+    """Merges the JSON objects bwrap wrote on its status fd ({"child-pid"}, then {"exit-code"})."""
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    merged: dict[str, int] = {}
+    decoder = json.JSONDecoder()
+    text, pos = b"".join(chunks).decode("utf-8", "replace"), 0
+    while pos < len(text):
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos >= len(text):
+            break
+        try:
+            obj, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            break
+        if isinstance(obj, dict):
+            merged.update({k: v for k, v in obj.items() if isinstance(v, int)})
+    return merged
+
+
+class InsecureSandboxWarning(UserWarning):
+    """The rlimits-only backend is in use: jobs can read and write this machine."""
+
+
+class InsecureBackend(SandboxBackend):
+    """NOT A SANDBOX. rlimits, a new session, a clean environment and a throwaway working directory only.
+
+    The job sees the whole file system and network. Called by root, it still runs as a per-slot uid (root
+    would ignore RLIMIT_NPROC, and its `kill(-1, 9)` would take the machine down); otherwise as the caller.
+    For machines without bubblewrap where every program run is trusted. Never chosen automatically.
+    """
+
+    name = "insecure"
+
+    def __init__(self, *, python: str | None = None, slots: int | None = None,
+                 base_uid: int = DEFAULT_BASE_UID) -> None:
+        self.python = python or default_python()
+        self.slots = SlotPool(slots or max(4, 2 * (os.cpu_count() or 1)), base_uid=base_uid)
+        self._tools = {tool: shutil.which(tool) or "" for tool in ("sh", "prlimit", "setpriv")}
+        message = ("rewardforge sandbox backend 'insecure' in use: jobs run WITHOUT isolation (rlimits only) "
+                   "and can read and write this machine")
+        warnings.warn(message, InsecureSandboxWarning, stacklevel=2)
+        logger.warning(message)
+
+    def _missing_tools(self) -> list[str]:
+        needed = ["sh", "prlimit"] + (["setpriv"] if self.slots.switch_uid else [])
+        return [f"{tool} (util-linux)" for tool in needed if not self._tools[tool]]
+
+    def available(self) -> bool:
+        return not self._missing_tools()
+
+    def run(self, request: ExecRequest) -> ExecResult:
+        missing = self._missing_tools()
+        if missing:
+            return ExecResult(status="sandbox_error", backend=self.name, reason="missing: " + ", ".join(missing))
+        limits = request.limits
+        try:
+            with self.slots.claim() as slot, tempfile.TemporaryDirectory(prefix="rf-insecure-") as workdir:
+                for name, content in request.files.items():
+                    target = Path(workdir, _check_relative(name))
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(_as_bytes(content))
+                prepare_cgroup(slot, limits)
+                nproc = limits.pids if slot.uid is not None else None
+                argv = [*join_cgroup_args(slot, self._tools["sh"]), self._tools["prlimit"],
+                        *rlimit_args(limits, nproc), "--"]
+                if slot.uid is not None:
+                    for path in [Path(workdir), *Path(workdir).rglob("*")]:
+                        os.chown(path, slot.uid, slot.uid)
+                    argv += [self._tools["setpriv"], f"--reuid={slot.uid}", f"--regid={slot.uid}",
+                             "--clear-groups", "--inh-caps=-all", "--no-new-privs", "--"]
+                head = self.python if request.argv[0] in PYTHON_NAMES else request.argv[0]
+                env = {**DEFAULT_ENV, "HOME": workdir, "TMPDIR": workdir, **request.env}
+                outcome = run_process(
+                    [*argv, head, *request.argv[1:]], env=env, stdin=_as_bytes(request.stdin),
+                    wall_s=limits.wall_s, output_bytes=limits.output_bytes, cwd=workdir,
+                    extra_kill=slot.cgroup.kill_all if slot.cgroup is not None else None,
+                )
+        except OSError as exc:
+            return ExecResult(status="sandbox_error", backend=self.name, reason=f"could not start the job: {exc}")
+        code = outcome.returncode
+        exit_code, sig = (None, -code) if code is not None and code < 0 else (code, None)
+        kind, reason = classify(outcome, exit_code, sig, limits)
+        return result_from(outcome, self.name, kind, reason, exit_code, sig)
