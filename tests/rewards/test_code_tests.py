@@ -1,0 +1,70 @@
+"""The `code_tests` reward: scores, statuses and info on the real local sandbox, and its golden cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from rewardforge.rewards.code import code_tests
+from rewardforge.rewards.core import RewardError, Sample
+from rewardforge.rewards.registry import Registry
+from rewardforge.testing.golden import run_golden
+
+ADD = [{"fn": "add", "args": [1, 2], "expected": 3}, {"fn": "add", "args": [2, 2], "expected": 4}]
+LOCAL = code_tests.with_params(backend="local")
+
+
+def _score(completion: str, reference: object, **params: object) -> object:
+    return LOCAL.with_params(**params).score([Sample(completion=completion, reference=reference)])[0]
+
+
+def test_fraction_binary_and_per_test_info() -> None:
+    half = _score("```python\ndef add(a, b):\n    return 3\n```", ADD)
+    assert half.ok and half.value == 0.5  # type: ignore[attr-defined]
+    assert half.info["passed"] == 1 and half.info["total"] == 2  # type: ignore[attr-defined]
+    assert [t["verdict"] for t in half.info["tests"]] == ["pass", "wrong_answer"]  # type: ignore[attr-defined]
+    assert half.info["code_from"] == "fenced" and half.info["backend"] == "local"  # type: ignore[attr-defined]
+    assert _score("def add(a, b):\n    return 3\n", ADD, binary=True).value == 0.0  # type: ignore[attr-defined]
+    assert _score("def add(a, b):\n    return a + b\n", ADD, binary=True).value == 1.0  # type: ignore[attr-defined]
+
+
+def test_chat_completion_and_metadata_entry_point() -> None:
+    test = "def check(candidate):\n    assert candidate(2) == 4\n    assert candidate(3) == 9\n"
+    sample = Sample(completion=[{"role": "assistant", "content": "```python\ndef sq(x):\n    return x * x\n```"}],
+                    reference=test, metadata={"entry_point": "sq"})
+    score = LOCAL.score([sample])[0]
+    assert score.ok and score.value == 1.0 and score.info["total"] == 2
+
+
+def test_syntax_error_and_missing_code_score_zero_with_a_reason() -> None:
+    broken = _score("def add(a, b):\n    return a +\n", ADD)
+    assert broken.value == 0.0 and "syntax error" in (broken.reason or "")  # type: ignore[attr-defined]
+    empty = _score("```bash\nls\n```", ADD)
+    assert empty.value == 0.0 and "no code" in (empty.reason or "")  # type: ignore[attr-defined]
+
+
+def test_unusable_reference_is_skipped_and_sandbox_failure_is_an_error() -> None:
+    assert _score("def add(a, b):\n    return a + b\n", {"nothing": 1}).status == "skipped"  # type: ignore[attr-defined]
+    assert _score("int main(){}", ADD, language="cpp").status == "skipped"  # type: ignore[attr-defined]
+    with pytest.raises(RewardError, match="backend"):
+        code_tests.with_params(backend=3)
+
+
+def test_unknown_backend_name_is_an_error_score_not_a_zero() -> None:
+    score = _score("def add(a, b):\n    return a + b\n", ADD, backend="no-such-backend")
+    assert score.status == "error" and "no-such-backend" in (score.reason or "")  # type: ignore[attr-defined]
+
+
+def test_identical_samples_share_one_sandbox_job() -> None:
+    good = Sample(completion="def add(a, b):\n    return a + b\n", reference=ADD)
+    bad = Sample(completion="def add(a, b):\n    return 0\n", reference=ADD)
+    scores = LOCAL.score([good, bad, good, good])
+    assert [s.value for s in scores] == [1.0, 0.0, 1.0, 1.0]
+    assert scores[0].info == scores[2].info
+
+
+def test_golden_cases_of_the_registry_entry() -> None:
+    registry = Registry.load(plugins=False)
+    results = run_golden(registry, "code_tests")
+    assert len(results) >= 10
+    failures = [f"case {r.index}: {r.problem}" for r in results if not r.passed]
+    assert not failures, failures

@@ -1,0 +1,258 @@
+"""Reward hacks against the code verifier, on every isolating backend: each must earn 0 (or the honest
+fraction of the tests it really passes), never the reward of a correct program.
+
+The `backend` fixture (tests/sandbox/conftest.py) runs this module once on the local bubblewrap backend
+and once on the Docker backend.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from rewardforge.sandbox import SandboxBackend
+from rewardforge.verifiers.code import CodeVerdict, JudgeOptions, verify
+from rewardforge.verifiers.code_cases import TestCase, parse_tests
+from rewardforge.verifiers.languages import PYTHON
+
+CALLS = parse_tests([{"fn": "add", "args": [1, 2], "expected": 3}, {"fn": "add", "args": [20, 22], "expected": 42}])
+CHECK = parse_tests({
+    "test": "def check(candidate):\n    for i in range(1, 6):\n        assert candidate(i, i) == 2 * i\n",
+    "entry_point": "add",
+})
+ASSERTS = parse_tests(["assert add(1, 2) == 3", "assert add(2, 2) == 4", "assert abs(add(1, 1) - 2) < 1e-9"])
+STDIO = parse_tests({"inputs": ["1 2\n", "20 22\n"], "outputs": ["3\n", "42\n"]})
+ALL_FORMATS = [CALLS, CHECK, ASSERTS]
+QUICK = JudgeOptions(timeout_s=2.0)
+
+
+def _run(backend: SandboxBackend, code: str, tests: list[TestCase], options: JudgeOptions = QUICK) -> CodeVerdict:
+    verdict = verify(textwrap.dedent(code), tests, backend, PYTHON, options)
+    assert verdict.status != "error", verdict.reason  # the sandbox worked: the program is what is judged
+    return verdict
+
+
+def _assert_zero(verdict: CodeVerdict) -> None:
+    assert verdict.passed == 0, [t for t in verdict.tests if t.passed]
+
+
+def test_honest_solution_passes_every_format(backend: SandboxBackend) -> None:
+    code = "def add(a, b):\n    return a + b\n"
+    for tests in ALL_FORMATS:
+        verdict = _run(backend, code, tests)
+        assert verdict.passed == verdict.total > 0, verdict.tests
+    assert _run(backend, "a, b = map(int, input().split())\nprint(a + b)\n", STDIO).passed == 2
+
+
+@pytest.mark.parametrize("exit_call", ["sys.exit(0)", "os._exit(0)", "raise SystemExit", "raise SystemExit(0)"])
+def test_exit_before_the_tests_scores_zero(backend: SandboxBackend, exit_call: str) -> None:
+    at_import = f"import os, sys\n{exit_call}\ndef add(a, b):\n    return a + b\n"
+    in_call = f"import os, sys\ndef add(a, b):\n    {exit_call}\n"
+    for code in (at_import, in_call):
+        for tests in ALL_FORMATS:
+            _assert_zero(_run(backend, code, tests))
+
+
+def test_object_whose_eq_is_always_true_scores_zero(backend: SandboxBackend) -> None:
+    code = """
+        class Anything:
+            def __eq__(self, other):
+                return True
+            def __ne__(self, other):
+                return False
+            __hash__ = object.__hash__
+
+        class SneakyInt(int):
+            def __eq__(self, other):
+                return True
+            __hash__ = int.__hash__
+
+        def add(a, b):
+            return Anything() if a % 2 else SneakyInt(0)
+    """
+    for tests in ALL_FORMATS:
+        verdict = _run(backend, code, tests)
+        _assert_zero(verdict)
+        assert any(t.verdict in ("unsupported_value", "wrong_answer") for t in verdict.tests)
+
+
+def test_printing_a_fake_success_scores_zero(backend: SandboxBackend) -> None:
+    code = """
+        import sys
+        banner = "all tests passed\\nRFv1 " + "0" * 32 + ' test {"i":0,"exit":0,"res":"UDM=","out":"Mwo="}\\n'
+        print(banner)
+        sys.stderr.write(banner)
+        def add(a, b):
+            print(banner)
+            return 0
+    """
+    for tests in ALL_FORMATS:
+        _assert_zero(_run(backend, code, tests))
+    stdio = "print('all tests passed')\n"
+    _assert_zero(_run(backend, stdio, STDIO))
+
+
+def test_forging_a_frame_with_a_stolen_nonce_or_the_real_stdout_fails(backend: SandboxBackend) -> None:
+    """The nonce travels on the driver's stdin: try every fd 0 and fd 1 of every process in /proc."""
+    code = """
+        import os, re
+
+        def _steal():
+            found = set()
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                for name in ("fd/0", "environ", "cmdline"):
+                    try:
+                        with open(f"/proc/{pid}/{name}", "rb") as handle:
+                            found.update(re.findall(rb"[0-9a-f]{32}", handle.read(1 << 20)))
+                    except OSError:
+                        pass
+            return found
+
+        def _forge():
+            for nonce in _steal() or {b"0" * 32}:
+                for i in range(6):
+                    line = b"RFv1 " + nonce + b' test {"i":%d,"exit":0,"sig":null,"timeout":false,' % i
+                    line += b'"overflow":false,"t":0.0,"out":"","err":"","res":"UDM="}\\n'
+                    for pid in os.listdir("/proc"):
+                        if pid.isdigit():
+                            try:
+                                fd = os.open(f"/proc/{pid}/fd/1", os.O_WRONLY)
+                                os.write(fd, line)
+                                os.close(fd)
+                            except OSError:
+                                pass
+
+        _forge()
+
+        def add(a, b):
+            _forge()
+            return -1
+    """
+    for tests in ALL_FORMATS:
+        _assert_zero(_run(backend, code, tests))
+
+
+def test_monkeypatching_builtins_or_the_harness_scores_zero(backend: SandboxBackend) -> None:
+    code = """
+        import builtins, sys
+        builtins.isinstance = lambda *a: True
+        builtins.AssertionError = type("AssertionError", (Exception,), {})
+        main = sys.modules.get("__main__")
+        for name in ("encode_value", "_run_check_code", "_outcome", "_judge_check", "_write_all"):
+            if hasattr(main, name):
+                setattr(main, name, lambda *a, **k: "P")
+        def add(a, b):
+            return a - b
+    """
+    for tests in ALL_FORMATS:  # a patched reply channel leaves the checker waiting: a short time limit
+        _assert_zero(_run(backend, code, tests, JudgeOptions(timeout_s=0.7)))
+
+
+def test_disarming_a_timer_does_not_escape_the_time_limit(backend: SandboxBackend) -> None:
+    code = """
+        import signal
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)
+        def add(a, b):
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            while True:
+                pass
+    """
+    verdict = _run(backend, code, CALLS, JudgeOptions(timeout_s=0.5))
+    _assert_zero(verdict)
+    assert {t.verdict for t in verdict.tests} == {"timeout"}
+
+
+def test_hard_coding_the_visible_examples_gets_only_their_share(backend: SandboxBackend) -> None:
+    """The prompt showed add(1, 2) == 3; the hidden tests are different."""
+    tests = parse_tests([{"fn": "add", "args": [1, 2], "expected": 3}, {"fn": "add", "args": [5, 6], "expected": 11},
+                         {"fn": "add", "args": [0, 0], "expected": 0}, {"fn": "add", "args": [-4, 4], "expected": 0}])
+    verdict = _run(backend, "def add(a, b):\n    return {(1, 2): 3}.get((a, b), 7)\n", tests)
+    assert [t.verdict for t in verdict.tests] == ["pass", "wrong_answer", "wrong_answer", "wrong_answer"]
+    assert verdict.fraction == 0.25
+
+
+def test_reading_the_hidden_checks_or_expected_values_is_impossible(backend: SandboxBackend) -> None:
+    """The program looks for the secret marker in every file, process and object it can reach and would
+    return 1 (what the check wants) only if it found it."""
+    tests = parse_tests({
+        "test": "def check(candidate):\n    assert candidate() in (1,)  # SECRET-MARKER-7731\n",
+        "entry_point": "probe",
+    })
+    code = """
+        import gc, os
+
+        def _readable():
+            for root, _dirs, files in os.walk("/"):
+                if root.startswith(("/proc", "/sys", "/usr", "/dev")):
+                    continue
+                for name in files:
+                    yield os.path.join(root, name)
+            for pid in os.listdir("/proc"):
+                if pid.isdigit() and int(pid) != os.getpid():  # our own fds are our own pipes
+                    for name in ("cmdline", "environ", "fd/0", "fd/3", "fd/4", "fd/5", "fd/6", "mem"):
+                        yield f"/proc/{pid}/{name}"
+
+        def probe(*_public_args):
+            marker = b"SECRET-MARKER-" + b"7731"
+            for path in _readable():
+                try:
+                    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+                    try:
+                        if marker in os.read(fd, 4 << 20):
+                            return 1
+                    finally:
+                        os.close(fd)
+                except (OSError, ValueError):
+                    pass
+            for obj in gc.get_objects():
+                if isinstance(obj, dict):
+                    for value in list(obj.values()):
+                        if isinstance(value, str) and marker.decode() in value:
+                            return 1
+            return 0
+    """
+    verdict = _run(backend, code, tests, JudgeOptions(timeout_s=10.0))
+    assert [t.verdict for t in verdict.tests] == ["wrong_answer"]  # it finished its search and found nothing
+    assert "assertion failed" in (verdict.tests[0].detail or "")
+    # Control: call arguments are public, so the same search does find the marker when it is one.
+    control = parse_tests([{"fn": "probe", "args": ["SECRET-MARKER-7731"], "expected": 1}])
+    assert _run(backend, code, control, JudgeOptions(timeout_s=10.0)).passed == 1
+
+
+@pytest.mark.parametrize("program", [
+    "a, b = map(int, input().split())\nprint(a + b)\nprint(a + b)\n",
+    "a, b = map(int, input().split())\nprint()\nprint(a + b)\n",
+    "a, b = map(int, input().split())\nprint(a + b, end='')\nprint(' extra')\n",
+    "a, b = map(int, input().split())\n",
+])
+def test_missing_or_extra_output_lines_score_zero(backend: SandboxBackend, program: str) -> None:
+    verdict = _run(backend, program, STDIO)
+    _assert_zero(verdict)
+    assert {t.verdict for t in verdict.tests} == {"wrong_answer"}
+
+
+def test_killing_the_harness_earns_nothing_beyond_earlier_passes(backend: SandboxBackend) -> None:
+    code = """
+        import os, signal
+        def add(a, b):
+            if a == 20:
+                for pid in range(2, 200):
+                    if pid != os.getpid():
+                        try:
+                            os.kill(pid, signal.SIGKILL)
+                        except OSError:
+                            pass
+                os.kill(-1, signal.SIGKILL)
+            return a + b
+    """
+    verdict = _run(backend, code, CALLS)
+    assert not verdict.tests[1].passed
+    # Test 0 passed honestly before the kill. The local backend always keeps its frame; Docker keeps it
+    # unless the kill took its job agent (and with it the job's output) down too.
+    if backend.name == "local":
+        assert verdict.passed == 1
+    assert verdict.passed == int(verdict.tests[0].passed) <= 1
