@@ -432,6 +432,7 @@ class ContainerPool:
             idle, self._idle = self._idle, []
             self._count -= len(idle)
             self._cond.notify_all()
-        for warm in idle:
-            self._background.submit(self._destroy, warm)
         self._background.shutdown(wait=True)
+        # Destroy here, not on the background executor: at interpreter exit it takes no new work.
+        for warm in idle:
+            self._destroy(warm)
