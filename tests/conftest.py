@@ -6,6 +6,11 @@ from pathlib import Path
 
 import pytest
 
+# Triton reads TRITON_INTERPRET when it is first imported, by whichever test gets there first: without
+# a GPU, its kernels can only run in the interpreter.
+if not Path("/dev/nvidia0").exists():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
 # Test helper modules (e.g. rf_test_rewards) must be importable by name, also in worker processes,
