@@ -11,8 +11,7 @@ import pytest
 if not Path("/dev/nvidia0").exists():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
-ROOT = Path(__file__).resolve().parent.parent
-TESTS = ROOT / "tests"
+TESTS = Path(__file__).resolve().parent
 # Test helper modules (e.g. rf_test_rewards) must be importable by name, also in worker processes,
 # which inherit this sys.path.
 if str(TESTS) not in sys.path:
@@ -25,10 +24,6 @@ def call_log(tmp_path: Path) -> Path:
     return tmp_path / "calls.log"
 
 
-def count_calls(log: Path) -> int:
-    return len(log.read_text().splitlines()) if log.exists() else 0
-
-
 @pytest.fixture
 def cli_env() -> dict[str, str]:
     """Environment for running the `rewardforge` command as a user would, from another directory."""
@@ -37,5 +32,3 @@ def cli_env() -> dict[str, str]:
     env["COLUMNS"] = "200"
     return env
 
-
-RF = [sys.executable, "-m", "rewardforge.cli"]

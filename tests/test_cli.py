@@ -6,7 +6,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import RF, ROOT
+from rf_test_support import RF, ROOT
 from typer.testing import CliRunner
 
 from rewardforge.cli import app

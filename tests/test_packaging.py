@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from rf_test_support import ROOT
 
 
 @pytest.mark.slow

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from conftest import count_calls
 from rf_test_rewards import boom, counting, rank_in_batch, skip_without_reference
+from rf_test_support import count_calls
 
 import rewardforge as rf
 from rewardforge import BaseReward, RewardContext, Sample, Score

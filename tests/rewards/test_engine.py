@@ -9,8 +9,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import count_calls
 from rf_test_rewards import boom, counting, crashy, sleepy
+from rf_test_support import count_calls
 
 import rewardforge as rf
 from rewardforge.rewards.workers import WorkerCrashed, WorkerPool, WorkerTimeout

@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import RF
+from rf_test_support import RF
 
 import rewardforge as rf
 from rewardforge import RewardError
