@@ -13,7 +13,7 @@ from typing import IO, Any
 import orjson
 from pydantic import ValidationError
 
-from rewardforge.rewards.core import Sample, Score
+from rewardforge.rewards.core import Sample, Score, first_error
 
 SAMPLE_COLUMNS = ("prompt", "completion", "reference", "metadata", "group_id")
 
@@ -54,9 +54,9 @@ def to_sample(row: Mapping[str, Any], field_map: Mapping[str, str], *, line: int
     try:
         return Sample.model_validate(values)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = str(first["loc"][0]) if first["loc"] else "?"
-        raise RecordError(f"line {line}: field {field_map.get(where, where)!r}: {first['msg']}") from None
+        loc, message = first_error(exc)
+        where = str(loc[0]) if loc else "?"
+        raise RecordError(f"line {line}: field {field_map.get(where, where)!r}: {message}") from None
 
 
 def read_records(stream: IO[bytes], field_map: Mapping[str, str]) -> Iterator[Record]:

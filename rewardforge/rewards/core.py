@@ -12,7 +12,7 @@ import importlib
 import inspect
 import math
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
+from typing import Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
@@ -27,6 +27,25 @@ SAMPLE_FIELDS: frozenset[str] = frozenset({"prompt", "completion", "reference", 
 
 class RewardError(Exception):
     """A reward could not be built or configured (bad params, unknown name, bad YAML)."""
+
+
+def first_error(exc: ValidationError) -> tuple[tuple[str | int, ...], str]:
+    """Where (the location path) and what for the first error pydantic found: messages name one thing."""
+    first = exc.errors()[0]
+    return tuple(first["loc"]), first["msg"]
+
+
+ParamsT = TypeVar("ParamsT", bound=BaseModel)
+
+
+def validate_params(model: type[ParamsT], params: dict[str, Any], *, reward_name: str) -> ParamsT:
+    """A reward's params model from raw params; a bad one raises RewardError naming the param."""
+    try:
+        return model(**params)
+    except ValidationError as exc:
+        loc, message = first_error(exc)
+        where = ".".join(str(part) for part in loc) or "?"
+        raise RewardError(f"reward {reward_name!r}: invalid param {where!r}: {message}") from None
 
 
 def message_text(value: Text) -> str:
@@ -247,12 +266,7 @@ class FunctionReward(BaseReward):
         return frozenset(n for n in self._inputs if n in SAMPLE_FIELDS)
 
     def _validate(self, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            return self.params_model(**params).model_dump()
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "?"
-            raise RewardError(f"reward {self.name!r}: invalid param {where!r}: {first['msg']}") from None
+        return validate_params(self.params_model, params, reward_name=self.name).model_dump()
 
     def with_params(self, **params: Any) -> FunctionReward:
         """A copy with some params changed; unknown or ill-typed params raise RewardError naming them."""
@@ -366,8 +380,8 @@ def ensure_samples(items: Sequence[Sample | dict[str, Any]]) -> list[Sample]:
         try:
             samples.append(Sample.model_validate(item))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = str(first["loc"][0]) if first["loc"] else "?"
-            raise RewardError(f"sample {index}: field {where!r}: {first['msg']}") from None
+            loc, message = first_error(exc)
+            where = str(loc[0]) if loc else "?"
+            raise RewardError(f"sample {index}: field {where!r}: {message}") from None
     return samples
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rewardforge.rewards.cache import VerdictCache
 from rewardforge.rewards.core import (
@@ -37,6 +37,7 @@ from rewardforge.rewards.core import (
     Sample,
     Score,
     run_sync,
+    validate_params,
 )
 from rewardforge.verifiers.judge import (
     JudgeClient,
@@ -148,12 +149,7 @@ class LLMJudge(BaseReward):
     )
 
     def __init__(self, **params: Any) -> None:
-        try:
-            config = LLMJudgeParams(**params)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "?"
-            raise RewardError(f"reward 'llm_judge': invalid param {where!r}: {first['msg']}") from None
+        config = validate_params(LLMJudgeParams, params, reward_name="llm_judge")
         self._given = dict(params)
         self.config = config
         self.params = config.model_dump()

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from rewardforge.rewards.core import BaseReward, RewardContext, RewardError, Sample, Score
+from rewardforge.rewards.core import BaseReward, RewardContext, Sample, Score, validate_params
 from rewardforge.verifiers.extract import DEFAULT_RULES, Extraction, check_rules, extract_answer
 from rewardforge.verifiers.math import (
     DEFAULT_TIMEOUT,
@@ -72,12 +72,7 @@ class _ParamsReward(BaseReward):
     fields = frozenset({"completion", "reference"})
 
     def __init__(self, **params: Any) -> None:
-        try:
-            self.config = self.params_model(**params)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "?"
-            raise RewardError(f"reward {self.name!r}: invalid param {where!r}: {first['msg']}") from None
+        self.config = validate_params(self.params_model, params, reward_name=self.name)
         self.params = self.config.model_dump()
 
     def with_params(self, **params: Any) -> _ParamsReward:

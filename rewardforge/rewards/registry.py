@@ -22,7 +22,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from rewardforge.rewards.core import FunctionReward, Reward, RewardError, Status, reward
+from rewardforge.rewards.core import FunctionReward, Reward, RewardError, Status, first_error, reward
 
 ENTRY_POINT_REWARDS = "rewardforge.rewards"
 ENTRY_POINT_REGISTRIES = "rewardforge.registries"
@@ -97,9 +97,8 @@ def read_registry_file(path: Path, source: str) -> list[RewardEntry]:
     except yaml.YAMLError as exc:
         raise RewardError(f"{path}: not valid YAML: {exc}") from None
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise RewardError(f"{path}: {where}: {first['msg']}") from None
+        loc, message = first_error(exc)
+        raise RewardError(f"{path}: {'.'.join(str(part) for part in loc)}: {message}") from None
     return [entry.model_copy(update={"source": source}) for entry in parsed.rewards]
 
 

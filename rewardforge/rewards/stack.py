@@ -38,7 +38,7 @@ from rewardforge.rewards.compose import (
     StepSchedule,
     WeightedSum,
 )
-from rewardforge.rewards.core import Reward, RewardError
+from rewardforge.rewards.core import Reward, RewardError, first_error
 
 
 class ComponentSpec(BaseModel):
@@ -122,9 +122,9 @@ def parse_stack(data: Any, *, origin: str = "stack") -> Reward:
     try:
         spec = _StackFile.model_validate({"stack": data}).stack
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"][1:]) or "(top)"
-        raise RewardError(f"{origin}: {where}: {first['msg']}") from None
+        loc, message = first_error(exc)
+        where = ".".join(str(part) for part in loc[1:]) or "(top)"
+        raise RewardError(f"{origin}: {where}: {message}") from None
     return build_stack(spec)
 
 
