@@ -12,6 +12,7 @@ verdicts are cached across calls, because GRPO groups repeat the same final answ
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 import orjson
@@ -49,8 +50,12 @@ class _CommonParams(BaseModel):
 class MathEquivalenceParams(_CommonParams):
     correct: float = 1.0
     incorrect: float = 0.0
-    on_conflict: Literal["last", "refuse"] = Field(
-        "last", description="several distinct final answers: judge the last one, or score `incorrect`"
+    on_conflict: Literal["all", "last", "refuse"] = Field(
+        "all",
+        description=(
+            "several distinct final answers: `all` must each equal the gold (one value in two spellings "
+            "passes, a spray of candidates does not), `last` judges only the last, `refuse` scores `incorrect`"
+        ),
     )
     symbolic: bool = Field(True, description="use the sympy layer for what cheaper layers cannot decide")
     timeout: float = Field(DEFAULT_TIMEOUT, gt=0.0, description="sympy seconds per comparison (context wins)")
@@ -130,7 +135,8 @@ class MathEquivalence(_ParamsReward):
             timeout=context.timeout if context.timeout is not None else self.config.timeout,
         )
         scores: list[Score | None] = [None] * len(samples)
-        to_verify: list[tuple[int, str, str, dict[str, Any]]] = []
+        # (sample index, gold, the answers that must all equal it, info)
+        to_verify: list[tuple[int, str, tuple[str, ...], dict[str, Any]]] = []
         for index, sample in enumerate(samples):
             gold = _gold_of(sample)
             if gold is None:
@@ -142,14 +148,23 @@ class MathEquivalence(_ParamsReward):
                                          info={"extracted": None, "gold": gold})
                 continue
             info = _extraction_info(found)
-            if found.conflicting and self.config.on_conflict == "refuse" and not _multi_valued(gold):
-                scores[index] = Score.of(self.config.incorrect, reason="conflicting final answers",
-                                         info={**info, "gold": gold})
-                continue
-            to_verify.append((index, gold, found.text, info))
-        verdicts = verify_many([(gold, answer) for _, gold, answer, _ in to_verify], settings)
-        for (index, gold, _, info), verdict in zip(to_verify, verdicts, strict=True):
-            scores[index] = self._score_of(verdict, {**info, "gold": gold})
+            answers: tuple[str, ...] = (found.text,)
+            if found.conflicting and not _multi_valued(gold):
+                if self.config.on_conflict == "refuse":
+                    scores[index] = Score.of(self.config.incorrect, reason="conflicting final answers",
+                                             info={**info, "gold": gold})
+                    continue
+                if self.config.on_conflict == "all":
+                    answers = found.candidates
+            to_verify.append((index, gold, answers, info))
+        pairs = [(gold, answer) for _, gold, answers, _ in to_verify for answer in answers]
+        verdicts = iter(verify_many(pairs, settings))
+        for index, gold, answers, info in to_verify:
+            own = [next(verdicts) for _ in answers]
+            decided = _all_of(own)
+            if len(answers) > 1 and decided.status == "ok" and not decided.equal:
+                decided = replace(decided, reason=f"one of several final answers ({decided.answer}) is wrong")
+            scores[index] = self._score_of(decided, {**info, "gold": gold})
         return [s for s in scores if s is not None]
 
     def _score_of(self, verdict: Verdict, info: dict[str, Any]) -> Score:
@@ -162,12 +177,20 @@ class MathEquivalence(_ParamsReward):
         return Score.of(value, info=info, reason=verdict.reason)
 
 
+def _all_of(verdicts: list[Verdict]) -> Verdict:
+    """One verdict for several answers to one gold: the first that is not a plain match decides."""
+    for verdict in verdicts:
+        if verdict.status != "ok" or not verdict.equal:
+            return verdict
+    return verdicts[-1]
+
+
 class NumericCloseness(_ParamsReward):
     """Partial credit for numeric answers (as in the Unsloth GRPO notebooks).
 
     `exact` when equal within `rel_tol`; otherwise `near * (1 - err / near_rel)` while the relative
-    error `err` is below `near_rel`; `far` beyond that or for a non-numeric answer; `missing` when no
-    answer is found. A gold that is not a number gives `skipped`; an answer too large or undefined
+    error `err` is below `near_rel`; `far` beyond that, for a non-numeric answer, or for several
+    different final answers (a spray of guesses); `missing` when no answer is found. A gold that is not a number gives `skipped`; an answer too large or undefined
     gives `error`. No sympy: this reward never leaves the caller's process.
     """
 
@@ -198,6 +221,8 @@ class NumericCloseness(_ParamsReward):
             return Score.error(f"answer {exc}", info=info)
         if answer_value is None:
             return Score.of(self.config.far, reason="answer is not a number", info=info)
+        if found.conflicting and not self._agree(found.candidates, answer_value):
+            return Score.of(self.config.far, reason="several different final answers", info=info)
         error = min(relative_error(g.approx, a.approx) for g in readings(gold_value) for a in readings(answer_value))
         info["relative_error"] = error
         if numbers_equal(gold_value, answer_value, self.config.rel_tol):
@@ -205,6 +230,17 @@ class NumericCloseness(_ParamsReward):
         if error < self.config.near_rel:
             return Score.of(self.config.near * (1.0 - error / self.config.near_rel), info=info)
         return Score.of(self.config.far, info=info)
+
+    def _agree(self, candidates: tuple[str, ...], last: Any) -> bool:
+        """Whether every candidate final answer is the same number as the last (a spray is not)."""
+        for text in candidates:
+            try:
+                value = read_number(text)
+            except (TooLarge, Undefined):
+                return False
+            if value is None or not numbers_equal(last, value, self.config.rel_tol):
+                return False
+        return True
 
 
 def relative_error(gold: float, answer: float) -> float:

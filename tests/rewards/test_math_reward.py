@@ -67,7 +67,7 @@ def test_params_scores_and_validation() -> None:
         MathEquivalence(on_conflict="sometimes")
 
 
-def test_conflicting_answers_can_be_refused() -> None:
+def test_conflicting_answers_need_all_right_by_default_or_can_be_refused() -> None:
     spam = _sample(r"\boxed{1} \boxed{2} \boxed{3}", "3")
     either = _sample(r"\boxed{x=2 \text{ or } x=3}", "3")
     strict = math_equivalence.with_params(on_conflict="refuse")
@@ -75,7 +75,11 @@ def test_conflicting_answers_can_be_refused() -> None:
     assert [s.value for s in refused] == [0.0, 0.0]
     assert all(s.reason == "conflicting final answers" for s in refused)
     assert refused[0].info["candidates"] == ["1", "2", "3"]
-    assert math_equivalence.score([spam])[0].value == 1.0  # default: the last answer counts
+    default = math_equivalence.score([spam])[0]  # default `all`: every final answer must be right
+    assert default.value == 0.0 and default.reason == "one of several final answers (1) is wrong"
+    assert math_equivalence.with_params(on_conflict="last").score([spam])[0].value == 1.0
+    restated = _sample(r"so \boxed{\frac{1}{2}}, that is \boxed{0.5}", "1/2")
+    assert math_equivalence.score([restated])[0].value == 1.0  # one value, two spellings
     # a multi-valued gold makes several answers legitimate, even when refusing
     assert strict.score([_sample(r"\boxed{2, 3}", "2, 3")])[0].value == 1.0
 
@@ -242,3 +246,11 @@ def test_registry_golden_cases_pass() -> None:
             if "min" in case:
                 assert score.value is not None and case["min"] <= score.value <= case["max"], where
         assert low_cases >= 2, f"{entry['name']} needs golden cases that must score low"
+
+
+def test_numeric_closeness_gives_no_credit_to_a_spray_of_guesses() -> None:
+    spray = _sample(r"The answer is 40 or 41 or 42. \boxed{40} \boxed{42}", "42")
+    [verdict] = numeric_closeness.score([spray])
+    assert verdict.value == numeric_closeness.params["far"] and verdict.reason == "several different final answers"
+    same = _sample(r"\boxed{42}, i.e. \boxed{42.0}", "42")
+    assert numeric_closeness.score([same])[0].value == 1.0
