@@ -1,4 +1,4 @@
-"""The `rewardforge` command: list, show, score, test, demo.
+"""The `rewardforge` command: list, show, score, test (golden cases, hacking probes), demo.
 
 Usage errors (bad JSON on a line, a missing field, an unknown reward, a bad param) print one line
 naming the problem and exit with code 2. Scored rows are written as they are produced, so nothing
@@ -32,9 +32,10 @@ from rewardforge.records import (
 from rewardforge.rewards.cache import VerdictCache
 from rewardforge.rewards.core import RewardError
 from rewardforge.rewards.engine import score as score_samples
-from rewardforge.rewards.registry import default_registry, import_object, resolve
+from rewardforge.rewards.registry import Registry, default_registry, import_object, resolve
 from rewardforge.summary import ScoreSummary
 from rewardforge.testing.golden import run_golden
+from rewardforge.testing.probes import run_probes
 
 app = typer.Typer(help="Reward functions and verifiers for LLM RL.", no_args_is_help=True, add_completion=False)
 out = Console()
@@ -187,14 +188,17 @@ def score(
 def test(
     names: Annotated[list[str] | None, typer.Argument(help="rewards to test (default: all)")] = None,
     timeout: Annotated[float, typer.Option(help="per-case wall-clock limit, seconds")] = 30.0,
+    probes: Annotated[bool, typer.Option("--probes", help="also run the reward-hacking probes")] = False,
 ) -> None:
-    """Run the golden cases of rewards from the registry (built-ins and plugins)."""
+    """Run the golden cases of rewards from the registry (built-ins and plugins), and optionally the
+    reward-hacking probes (reported, not failed: shaping rewards rightly let some through)."""
     registry = default_registry()
+    chosen = names or registry.names()
     failed = 0
     table = Table(title="golden cases")
     for column in ("reward", "passed", "problems"):
         table.add_column(column, overflow="fold")
-    for name in names or registry.names():
+    for name in chosen:
         try:
             results = run_golden(registry, name, timeout=timeout)
         except RewardError as exc:
@@ -205,8 +209,26 @@ def test(
         failed += len(problems)
         table.add_row(name, f"{len(results) - len(problems)}/{len(results)}", "\n".join(problems))
     out.print(table)
+    if probes:
+        _report_probes(registry, chosen, timeout)
     if failed:
         fail(f"{failed} golden case(s) failed", code=1)
+
+
+def _report_probes(registry: Registry, names: list[str], timeout: float) -> None:
+    table = Table(title="reward-hacking probes (a probe exploits a reward when it earns full credit)")
+    for column in ("reward", "probes run", "exploited by"):
+        table.add_column(column, overflow="fold")
+    for name in names:
+        try:
+            results = run_probes(registry, name, timeout=timeout)
+        except RewardError as exc:
+            table.add_row(name, "-", f"cannot run: {exc}")
+            continue
+        exploited = sorted({f"{r.probe} (case {r.case_index})" for r in results if r.exploited})
+        table.add_row(name, str(len(results)) if results else "none (no full-credit golden case)",
+                      ", ".join(exploited) or "-")
+    out.print(table)
 
 
 @app.command()

@@ -149,12 +149,15 @@ class MathEquivalence(_ParamsReward):
                 continue
             info = _extraction_info(found)
             answers: tuple[str, ...] = (found.text,)
-            if found.conflicting and not _multi_valued(gold):
-                if self.config.on_conflict == "refuse":
+            if found.conflicting:
+                if self.config.on_conflict == "refuse" and not _multi_valued(gold):
                     scores[index] = Score.of(self.config.incorrect, reason="conflicting final answers",
                                              info={**info, "gold": gold})
                     continue
-                if self.config.on_conflict == "all":
+                # Separate final statements (\boxed{1} ... \boxed{3}) must each be right under `all`; one
+                # statement offering alternatives ("x=2 or x=3") is judged whole, which only a
+                # multi-valued gold can match.
+                if self.config.on_conflict == "all" and found.statements > 1:
                     answers = found.candidates
             to_verify.append((index, gold, answers, info))
         pairs = [(gold, answer) for _, gold, answers, _ in to_verify for answer in answers]

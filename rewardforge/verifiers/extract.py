@@ -32,6 +32,7 @@ class Extraction:
     start: int
     end: int
     candidates: tuple[str, ...] = field(default=())
+    statements: int = 1  # distinct final statements the rule found (a spray of \boxed{} answers has many)
 
     @property
     def conflicting(self) -> bool:
@@ -202,9 +203,12 @@ def extract_answer(text: str, rules: Sequence[str] = DEFAULT_RULES) -> Extractio
         if not found:
             continue
         start, end, answer = found[-1]
+        statements = found if rule in _EXPLICIT_RULES else found[-1:]
         distinct: dict[str, None] = {}
-        for _, _, candidate in found if rule in _EXPLICIT_RULES else found[-1:]:
+        for _, _, candidate in statements:
             for part in split_alternatives(candidate):
                 distinct[re.sub(r"\s+", "", part)] = None
-        return Extraction(text=answer, rule=rule, start=start, end=end, candidates=tuple(distinct))
+        separate = len({re.sub(r"\s+", "", candidate) for _, _, candidate in statements})
+        return Extraction(text=answer, rule=rule, start=start, end=end, candidates=tuple(distinct),
+                          statements=separate)
     return None
