@@ -16,7 +16,7 @@ import orjson
 from rewardforge.rewards.core import Sample, Score, reward
 from rewardforge.sandbox import SandboxBackend, SandboxError, get_backend
 from rewardforge.verifiers.code import CodeVerdict, JudgeOptions, verify_many
-from rewardforge.verifiers.code_cases import StdioCase, TestCase, TestSpecError, parse_tests
+from rewardforge.verifiers.code_cases import StdioCase, TestCase, TestSpecError, parse_tests_cached
 from rewardforge.verifiers.code_compare import CompareOptions
 from rewardforge.verifiers.code_extract import extract_code
 from rewardforge.verifiers.languages import get_language
@@ -89,7 +89,7 @@ def code_tests(
     jobs: dict[bytes, tuple[str, list[TestCase], list[int], str]] = {}
     for index, sample in enumerate(samples):
         try:
-            tests = parse_tests(sample.reference, entry_point=entry_point or sample.metadata.get("entry_point"))
+            tests = parse_tests_cached(sample.reference, entry_point=entry_point or sample.metadata.get("entry_point"))
         except TestSpecError as exc:
             scores[index] = Score.skipped(f"unusable tests in reference: {exc}")
             continue

@@ -11,7 +11,8 @@ The worker itself is non-dumpable, so a job running as the same uid cannot read 
 it never reads job data (each job's own process unpickles its request), so the memory a job inherits
 holds nothing of earlier jobs.
 Python jobs (`python3 file.py` / `python3 -c code`) run in the forked, already-initialised interpreter;
-anything else is exec'd.
+anything else is exec'd. Trusted modules the parent names at start-up (`--preload FD`) are imported once
+here, before any job, so jobs that use them (the code verifier's driver) skip loading them.
 
 Protocol on the control socket (a SOCK_SEQPACKET fd given as the last argument): the parent sends b"R" with four
 descriptors attached: stdin, stdout, stderr and a memfd holding the pickled request. The worker answers
@@ -21,12 +22,14 @@ message from the parent kills the running job.
 
 import builtins
 import ctypes
+import gc
 import io
 import json
+import marshal
 import os
 import pickle
 import resource
-import selectors
+import select
 import signal
 import socket
 import struct
@@ -42,6 +45,8 @@ _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 SETUP_FAILED = 125
 
 libc = ctypes.CDLL(None, use_errno=True)
+_pylibc = ctypes.PyDLL(None, use_errno=True)
+_SYS_CLONE = {"x86_64": 56, "aarch64": 220, "riscv64": 220, "ppc64le": 120}
 
 
 def _check(rc, what):
@@ -194,27 +199,37 @@ def _job(request, stdio):
     os._exit(127)
 
 
-def _hide_self():
-    """Covers this process's /proc entry (as the sandbox's /proc names it) so the job cannot look at it."""
-    outer_pid = int(os.readlink("/proc/self"))
-    _mount_tmpfs(f"/proc/{outer_pid}", 4096, MS_RDONLY | MS_NOSUID | MS_NODEV, mode="0555")
-
-
-def _init(request, stdio, report_fd):
-    """pid 1 of the job's namespace: starts the job, reports its wait status. When it exits, the kernel
-    kills everything left in the namespace (daemons included)."""
+def _init(request_fd, stdio, report_fd, hidden_pids):
+    """pid 1 of the job's fresh mount/PID/IPC namespaces: mounts the job's tmpfs, starts the job and
+    reports its wait status. When it exits, the kernel kills everything left in the namespace (daemons
+    included)."""
     try:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        _hide_self()
-        job = os.fork()
+        request = _load_request(request_fd)
+        _check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
+        size = request["tmp_bytes"]
+        for target in ("/tmp", "/dev/shm", "/work"):
+            _mount_tmpfs(target, size, mode="1777" if target != "/work" else "0755")
+        # A trusted program that starts untrusted code only in its children (the code verifier's driver)
+        # may be pid 1 itself: one process less per job, and nothing inside can signal it to death.
+        as_init = request["as_init"]
+        # /proc still shows the sandbox's PID namespace: cover bwrap's init, the worker and a separate init.
+        for pid in hidden_pids if as_init else (*hidden_pids, int(os.readlink("/proc/self"))):
+            _mount_tmpfs(f"/proc/{pid}", 4096, MS_RDONLY | MS_NOSUID | MS_NODEV, mode="0555")
+        job = 0 if as_init else os.fork()
     except BaseException as exc:
         os.write(report_fd, b"E" + f"job setup failed: {exc}".encode()[:4000])
         os._exit(SETUP_FAILED)
     if job == 0:
         try:
+            if as_init:
+                os.write(report_fd, b"A")  # the job's wait status is this process's own
             _job(request, stdio)
         except BaseException as exc:
-            os.write(report_fd, b"E" + f"job setup failed: {exc}".encode()[:4000])
+            try:
+                os.write(report_fd, b"E" + f"job setup failed: {exc}".encode()[:4000])
+            finally:
+                os._exit(SETUP_FAILED)
         os._exit(SETUP_FAILED)
     for fd in stdio:
         os.close(fd)
@@ -223,29 +238,22 @@ def _init(request, stdio, report_fd):
     os._exit(0)
 
 
-def _job_parent(request_fd, stdio, report_fd, hidden_pids):
-    """Forked per job: new namespaces and fresh mounts, then the namespace's pid 1 (`_init`)."""
-    try:
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        request = _load_request(request_fd)
-        _check(libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC), "unshare")
-        _check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make mounts private")
-        size = request["tmp_bytes"]
-        for target in ("/tmp", "/dev/shm", "/work"):
-            _mount_tmpfs(target, size, mode="1777" if target != "/work" else "0755")
-        for pid in hidden_pids:
-            _mount_tmpfs(f"/proc/{pid}", 4096, MS_RDONLY | MS_NOSUID | MS_NODEV, mode="0555")
-        child = os.fork()
-    except BaseException as exc:
-        os.write(report_fd, b"E" + f"job setup failed: {exc}".encode()[:4000])
-        os._exit(SETUP_FAILED)
-    if child == 0:
-        _init(request, stdio, report_fd)
-    for fd in stdio:
-        os.close(fd)
-    os.close(report_fd)
-    os.waitpid(child, 0)
-    os._exit(0)
+def _fork_into_namespaces():
+    """Like os.fork(), but the child starts as pid 1 of new mount, PID and IPC namespaces.
+
+    clone(2) with these flags and no stack does it in one step, so no intermediate process (a fork that
+    unshares, then forks pid 1) is paid for on every job. The caller is single-threaded, and the child
+    runs only our own code before its next os.fork(), so skipping Python's after-fork hooks is safe."""
+    number = _SYS_CLONE.get(os.uname().machine)
+    if number is None:
+        raise OSError(f"clone: unsupported machine {os.uname().machine}")
+    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | signal.SIGCHLD
+    # Through PyDLL, so the GIL stays held across the call, as os.fork() holds it.
+    pid = _pylibc.syscall(ctypes.c_long(number), ctypes.c_long(flags), *(ctypes.c_long(0),) * 4)
+    if pid < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"clone: {os.strerror(err)}")
+    return pid
 
 
 def _receive(sock):
@@ -276,28 +284,34 @@ def _load_request(request_fd):
 
 def _serve_one(sock, request_fd, stdio):
     report_r, report_w = os.pipe()
-    child = os.fork()
+    worker = os.getpid()
+    try:
+        child = _fork_into_namespaces()
+    except OSError as exc:
+        for fd in (report_r, report_w, request_fd, *stdio):
+            os.close(fd)
+        return {"error": f"job setup failed: {exc}"}
     if child == 0:
         sock.close()
         os.close(report_r)
-        # bwrap's init, this worker and the job's parent: invisible to the job.
-        _job_parent(request_fd, stdio, report_w, [1, os.getppid(), os.getpid()])
+        _init(request_fd, stdio, report_w, [1, worker])  # bwrap's init and this worker: invisible to the job
     os.close(report_w)
     for fd in (request_fd, *stdio):
         os.close(fd)
     pidfd = os.pidfd_open(child)
-    with selectors.DefaultSelector() as sel:
-        sel.register(pidfd, selectors.EVENT_READ, "exit")
-        sel.register(sock, selectors.EVENT_READ, "control")
-        done = False
-        while not done:
-            for key, _ in sel.select():
-                if key.data == "exit":
-                    done = True
-                elif sock.recv(16) in (b"K", b""):
-                    os.kill(child, signal.SIGKILL)
+    # poll, not selectors: every page the worker writes between two forks costs a copy-on-write fault.
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    poller.register(sock, select.POLLIN)
+    done = False
+    while not done:
+        for fd, _ in poller.poll():
+            if fd == pidfd:
+                done = True
+            elif sock.recv(16) in (b"K", b""):
+                os.kill(child, signal.SIGKILL)
     os.close(pidfd)
-    os.waitpid(child, 0)
+    _, init_status = os.waitpid(child, 0)
     report = b""
     while True:
         chunk = os.read(report_r, 8192)
@@ -305,6 +319,8 @@ def _serve_one(sock, request_fd, stdio):
             break
         report += chunk
     os.close(report_r)
+    if report[:1] == b"A":  # the job ran as pid 1
+        report = report[1:] or b"S" + struct.pack("i", init_status)
     if report[:1] == b"S" and len(report) >= 5:
         return {"status": struct.unpack("i", report[1:5])[0]}
     if report[:1] == b"E":
@@ -374,15 +390,32 @@ def _build_root(spec):
     libc.sethostname(b"sandbox", 7)
 
 
+def _preload(fd):
+    """Import the trusted modules the parent handed over at start-up (marshal: [(name, source), ...]).
+    Jobs find them in sys.modules, already compiled; each job has its own copy-on-write view of them."""
+    with os.fdopen(fd, "rb") as f:
+        modules = marshal.loads(f.read())
+    for name, source in modules:
+        module = types.ModuleType(name)
+        sys.modules[name] = module
+        exec(compile(source, f"<{name}>", "exec"), module.__dict__)
+
+
 def main():
     sock = socket.socket(fileno=int(sys.argv[-1]))
-    if len(sys.argv) > 3 and sys.argv[2] == "--build-root":
-        try:
-            _build_root(json.loads(sys.argv[3]))
-        except BaseException as exc:
-            sock.send(json.dumps({"error": f"sandbox root setup failed: {exc}"}).encode())
-            return
+    options = dict(zip(sys.argv[2:-1:2], sys.argv[3:-1:2], strict=True))
+    try:
+        if "--build-root" in options:
+            _build_root(json.loads(options["--build-root"]))
+        if "--preload" in options:
+            _preload(int(options["--preload"]))
+    except BaseException as exc:
+        sock.send(json.dumps({"error": f"sandbox worker setup failed: {exc}"}).encode())
+        return
     libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    # Everything loaded so far lives as long as the worker: the collector need never visit it, so a
+    # collection in a job does not touch (and copy, after the fork) every page of the inherited heap.
+    gc.freeze()
     sock.send(b'{"ready": true}')
     while True:
         received = _receive(sock)
@@ -392,7 +425,7 @@ def main():
         sys.stdout.flush()
         sys.stderr.flush()
         reply = _serve_one(sock, request_fd, stdio)
-        sock.send(json.dumps(reply).encode())
+        sock.send(b'{"status": %d}' % reply["status"] if "status" in reply else json.dumps(reply).encode())
 
 
 if __name__ == "__main__":

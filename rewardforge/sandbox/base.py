@@ -41,6 +41,12 @@ class ExecRequest(BaseModel):
     stdin: str | bytes = b""
     limits: Limits = Field(default_factory=Limits)
     env: dict[str, str] = Field(default_factory=dict, description="the job's whole environment")
+    trusted_init: bool = Field(
+        default=False,
+        description="the program is trusted and runs untrusted code only in its child processes (a test "
+                    "harness): a backend may run it as the sandbox's process 1 instead of starting a separate "
+                    "init for it",
+    )
 
 
 class ExecResult(BaseModel):
@@ -90,6 +96,12 @@ class SandboxBackend(ABC):
             return []
         with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(requests)))) as pool:
             return list(pool.map(self.run, requests))
+
+    def preload_python(self, name: str, source: str) -> bool:
+        """Ask the backend to have Python module `name` (trusted `source`) already imported in every job's
+        interpreter. True when jobs run from now on will find it in sys.modules; the default is False,
+        and callers then ship the module as a file."""
+        return False
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release held resources (warm containers, worker slots)."""

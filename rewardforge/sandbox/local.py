@@ -24,12 +24,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import marshal
 import math
 import os
 import shutil
 import signal
 import sys
 import tempfile
+import threading
 import warnings
 import weakref
 from collections.abc import Iterator, Sequence
@@ -184,6 +186,8 @@ class LocalBackend(SandboxBackend):
         self._static_args = self._mount_args()
         self._unavailable: str | None = None
         self._max_jobs = max_jobs_per_worker
+        self._preloads: dict[str, str] = {}
+        self._preloads_lock = threading.Lock()
         self._warm = self._new_warm_pool() if warm else None
 
     @property
@@ -262,12 +266,34 @@ class LocalBackend(SandboxBackend):
         except (OSError, SandboxError) as exc:
             return ExecResult(status="sandbox_error", backend=self.name, reason=f"sandbox setup failed: {exc}")
         try:
-            return worker.run(request, self._warm_payload(request, worker.slot), self.name, classify)
+            payload = self._warm_payload(request, worker.slot)
+            return worker.run(request, payload, self.name, classify, _warm_overhead(payload))
         except (OSError, SandboxError) as exc:
             worker.broken = True
             return ExecResult(status="sandbox_error", backend=self.name, reason=f"sandbox failed: {exc}")
         finally:
             self._warm.release(worker)  # type: ignore[union-attr]
+
+    def preload_python(self, name: str, source: str) -> bool:
+        """Warm workers import `source` as module `name` before their first job, so inline Python jobs find
+        it compiled in sys.modules instead of loading it on every run. Each job runs in a fork of the
+        worker, so no job can change what the next one finds. True when every job run from now on will
+        find the module; False for cold runs. Workers started without it are replaced."""
+        if self._warm is None:
+            return False
+        with self._preloads_lock:
+            if self._preloads.get(name) != source:
+                self._preloads[name] = source
+                self._warm.retire_all()
+        return True
+
+    def _preload_args(self) -> tuple[list[str], list[int]]:
+        with self._preloads_lock:
+            modules = sorted(self._preloads.items())
+        if not modules:
+            return [], []
+        fd = memfd_with(marshal.dumps(modules), "rf-preload")
+        return ["--preload", str(fd)], [fd]
 
     def close(self) -> None:
         """Stops the warm workers (a later run starts new ones)."""
@@ -390,8 +416,10 @@ class LocalBackend(SandboxBackend):
         ]
         for key, value in DEFAULT_ENV.items():
             chain += ["--setenv", key, value]
-        chain += ["--remount-ro", "/", "--", self.python, "-I", "-c", ZYGOTE_BOOTSTRAP, str(source_fd), str(control_fd)]
-        return chain, [*identity_fds, source_fd]
+        preload_args, preload_fds = self._preload_args()
+        chain += ["--remount-ro", "/", "--", self.python, "-I", "-c", ZYGOTE_BOOTSTRAP, str(source_fd),
+                  *preload_args, str(control_fd)]
+        return chain, [*identity_fds, source_fd, *preload_fds]
 
     def _unshare_command(self, slot: Slot, control_fd: int) -> tuple[list[str], list[int]]:
         """Without bubblewrap: util-linux `unshare` makes the namespaces (the worker is root in its own user
@@ -408,6 +436,7 @@ class LocalBackend(SandboxBackend):
         if not prefix.is_relative_to("/usr") and prefix != Path("/"):
             binds.append(str(prefix))
         source_fd = memfd_with(ZYGOTE_SOURCE.encode(), "rf-zygote")
+        preload_args, preload_fds = self._preload_args()
         chain = [
             *join_cgroup_args(slot, self._tools["sh"]),
             *self._privilege_drop(slot),
@@ -416,9 +445,9 @@ class LocalBackend(SandboxBackend):
             # The worker's environment is its jobs' malloc tuning (MALLOC_ARENA_MAX is read at start-up).
             self._tools["env"], "-i", *(f"{key}={value}" for key, value in DEFAULT_ENV.items()),
             self.python, "-I", "-c", ZYGOTE_BOOTSTRAP, str(source_fd),
-            "--build-root", json.dumps({"top": top, "binds": binds}), str(control_fd),
+            "--build-root", json.dumps({"top": top, "binds": binds}), *preload_args, str(control_fd),
         ]
-        return chain, [source_fd]
+        return chain, [source_fd, *preload_fds]
 
     def _warm_payload(self, request: ExecRequest, slot: Slot) -> dict[str, object]:
         limits = request.limits
@@ -432,16 +461,20 @@ class LocalBackend(SandboxBackend):
         ]
         # Counted per user namespace (Linux >= 5.14 ucounts), and each worker has its own: so this bounds the
         # job (plus the worker's fixed few) even when every slot runs under the caller's uid.
-        rlimits.append(("RLIMIT_NPROC", (limits.pids + WARM_OVERHEAD_PIDS,) * 2))
-        files = [(str(_check_relative(name)), _as_bytes(content)) for name, content in sorted(request.files.items())]
         argv = self._argv(request)
+        python_inline = request.argv[0] in PYTHON_NAMES and inline_python(argv)
+        # Only a trusted Python program running in the warm interpreter becomes pid 1 (see ExecRequest).
+        as_init = request.trusted_init and python_inline
+        rlimits.append(("RLIMIT_NPROC", (limits.pids + _warm_overhead({"as_init": as_init}),) * 2))
+        files = [(str(_check_relative(name)), _as_bytes(content)) for name, content in sorted(request.files.items())]
         return {
             "argv": argv,
             "files": files,
             "env": {**DEFAULT_ENV, **request.env},
             "rlimits": rlimits,
             "tmp_bytes": limits.tmp_mb << 20,
-            "python_inline": request.argv[0] in PYTHON_NAMES and inline_python(argv),
+            "python_inline": python_inline,
+            "as_init": as_init,
         }
 
     def _run_in_slot(self, request: ExecRequest, slot: Slot, file_args: list[str], fds: list[int]) -> ExecResult:
@@ -484,6 +517,11 @@ class LocalBackend(SandboxBackend):
             exit_code, sig = code, None
         kind, reason = classify(outcome, exit_code, sig, limits)
         return result_from(outcome, self.name, kind, reason, exit_code, sig)
+
+
+def _warm_overhead(payload: dict[str, object]) -> int:
+    """Processes of the slot that are not the job's: one less when the job is its own pid 1."""
+    return WARM_OVERHEAD_PIDS - 1 if payload["as_init"] else WARM_OVERHEAD_PIDS
 
 
 def _read_status(fd: int) -> dict[str, int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import random
 import tempfile
 import threading
 import time
@@ -55,7 +56,9 @@ class SlotPool:
         self.switch_uid = os.geteuid() == 0
         self._local = threading.BoundedSemaphore(size)
         self._lock_dir = _lock_dir()
-        self._next = 0
+        # Start anywhere in the uid range, then rotate: a uid just released may still own a zombie that
+        # counts against its process limit until init reaps it, so a new pool should not reuse it first.
+        self._next = random.randrange(self.uid_range)
         self._next_lock = threading.Lock()
 
     def _try_claim(self, index: int) -> int | None:

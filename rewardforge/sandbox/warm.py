@@ -33,9 +33,8 @@ from rewardforge.sandbox.process import CappedBuffer, ProcessOutcome, kill_group
 from rewardforge.sandbox.slots import Slot, SlotPool
 
 ZYGOTE_SOURCE = (Path(__file__).with_name("_zygote.py")).read_text()
-# Processes of a warm slot besides the job's own: outer bwrap, bwrap's init, the worker, the job's parent
-# and the job's pid 1.
-WARM_OVERHEAD_PIDS = 5
+# Processes of a warm slot besides the job's own: outer bwrap, bwrap's init, the worker and the job's pid 1.
+WARM_OVERHEAD_PIDS = 4
 _START_TIMEOUT_S = 15.0
 _KILL_GRACE_S = 2.0
 _DRAIN_GRACE_S = 0.05
@@ -88,6 +87,7 @@ class WarmWorker:
         self.max_jobs = max_jobs
         self.jobs = 0
         self.broken = False
+        self.generation = 0
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock = ours
         self._errors = tempfile.TemporaryFile()
@@ -131,11 +131,12 @@ class WarmWorker:
         return not self.broken and self.jobs < self.max_jobs and self.proc.poll() is None
 
     def run(self, request: ExecRequest, payload: dict[str, object], backend: str,
-            classify: Callable[[ProcessOutcome, int | None, int | None, Limits], tuple]) -> ExecResult:
+            classify: Callable[[ProcessOutcome, int | None, int | None, Limits], tuple],
+            overhead_pids: int = WARM_OVERHEAD_PIDS) -> ExecResult:
         limits = request.limits
         self.jobs += 1
         if self.slot.cgroup is not None:
-            self.slot.cgroup.set_max(limits.pids + WARM_OVERHEAD_PIDS)
+            self.slot.cgroup.set_max(limits.pids + overhead_pids)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         sent = [memfd_with(request.stdin if isinstance(request.stdin, bytes) else request.stdin.encode(),
@@ -277,6 +278,7 @@ class WarmPool:
         self._count = 0
         self._cond = threading.Condition()
         self._closed = False
+        self._generation = 0  # workers started before the last retire_all() are not reused
 
     def acquire(self) -> WarmWorker:
         """An idle worker, or a new one while fewer than `slots.size` exist; otherwise waits for one."""
@@ -288,22 +290,34 @@ class WarmPool:
                     return self._idle.pop()
                 if self._count < self.slots.size:
                     self._count += 1
+                    generation = self._generation
                     break
                 self._cond.wait()
         try:
-            return WarmWorker(self.slots, self.command, self.max_jobs)
+            worker = WarmWorker(self.slots, self.command, self.max_jobs)
         except BaseException:
             self._forget()
             raise
+        worker.generation = generation
+        return worker
 
     def _forget(self) -> None:
         with self._cond:
             self._count -= 1
             self._cond.notify()
 
+    def retire_all(self) -> None:
+        """Replace every worker: idle ones now, busy ones when their job ends (their start-up is stale)."""
+        with self._cond:
+            self._generation += 1
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.close()
+            self._forget()
+
     def release(self, worker: WarmWorker) -> None:
         with self._cond:
-            if worker.reusable and not self._closed:
+            if worker.reusable and worker.generation == self._generation and not self._closed:
                 self._idle.append(worker)
                 self._cond.notify()
                 return

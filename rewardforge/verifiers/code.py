@@ -10,6 +10,7 @@ and 2 never enter the sandbox: they are compared here, on values that came back 
 from __future__ import annotations
 
 import binascii
+import hashlib
 import importlib.util
 import json
 import marshal
@@ -113,20 +114,34 @@ class PreparedJob:
 
 # Compiling the driver's source costs more CPU than starting the interpreter, so jobs also carry it
 # compiled by this interpreter. The bootstrap runs that code when the sandbox's Python has the same
-# bytecode magic number (e.g. any 3.11.x for a 3.11 parent), and compiles the source otherwise.
+# bytecode magic number (e.g. any 3.11.x for a 3.11 parent), and compiles the source otherwise. A backend
+# that preloads the driver in its warm workers (`SandboxBackend.preload_python`) spares every job both:
+# the bootstrap then finds it in sys.modules under the name given as its second argument.
 BOOTSTRAP = (
-    "import sys, marshal\n"
-    "data = open('rf_driver.pyc', 'rb').read()\n"
-    "magic = sys.modules['_frozen_importlib_external'].MAGIC_NUMBER\n"
-    "code = marshal.loads(data[16:]) if data[:4] == magic else "
+    "import sys\n"
+    "driver = sys.modules.get(sys.argv[2])\n"
+    "if driver is None:\n"
+    "    import marshal\n"
+    "    data = open('rf_driver.pyc', 'rb').read()\n"
+    "    magic = sys.modules['_frozen_importlib_external'].MAGIC_NUMBER\n"
+    "    code = marshal.loads(data[16:]) if data[:4] == magic else "
     "compile(open('rf_driver.py', 'rb').read(), 'rf_driver.py', 'exec')\n"
-    "exec(code, {'__name__': '__main__', '__file__': 'rf_driver.py', '__builtins__': __builtins__})\n"
+    "    driver = type(sys)('rf_driver')\n"
+    "    exec(code, driver.__dict__)\n"
+    "driver.main(sys.argv)\n"
 )
 
 
 @cache
-def _driver_files() -> dict[str, str | bytes]:
+def _driver_source() -> tuple[str, str]:
+    """The driver's source and the module name it is preloaded under (versioned by its content)."""
     source = Path(code_harness.__file__).read_text(encoding="utf-8")
+    return source, "rf_driver_" + hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+@cache
+def _driver_files() -> dict[str, str | bytes]:
+    source, _ = _driver_source()
     compiled = importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(compile(source, DRIVER_FILE, "exec"))
     return {DRIVER_FILE: source, DRIVER_FILE + "c": compiled}
 
@@ -135,15 +150,17 @@ def _kind(test: TestCase) -> Literal["stdio", "call", "check"]:
     return "stdio" if isinstance(test, StdioCase) else "call" if isinstance(test, CallCase) else "check"
 
 
-def prepare(code: str, tests: Sequence[TestCase], language: LanguageSpec, options: JudgeOptions) -> PreparedJob:
-    """The sandbox job for `code` against `tests`. Raises ValueError for tests the language cannot run."""
+def prepare(code: str, tests: Sequence[TestCase], language: LanguageSpec, options: JudgeOptions,
+            *, driver_preloaded: bool = False) -> PreparedJob:
+    """The sandbox job for `code` against `tests`. Raises ValueError for tests the language cannot run.
+    `driver_preloaded`: the backend's interpreters already hold the driver, so the job does not carry it."""
     if not tests:
         raise ValueError("no tests to run")
     if not language.supports_calls and any(not isinstance(t, StdioCase) for t in tests):
         raise ValueError(f"{language.name} supports stdin/stdout tests only")
     nonce = secrets.token_hex(16)
     memory = options.memory_mb << 20
-    files: dict[str, str | bytes] = {**_driver_files(), language.source_file: code}
+    files: dict[str, str | bytes] = {**({} if driver_preloaded else _driver_files()), language.source_file: code}
     job_tests: list[dict[str, Any]] = []
     checks: dict[int, str] = {}
     for index, test in enumerate(tests):
@@ -187,9 +204,10 @@ def prepare(code: str, tests: Sequence[TestCase], language: LanguageSpec, option
     )
     request = ExecRequest(
         files=files,
-        argv=["python3", "-I", "-S", "-B", "-c", BOOTSTRAP, JOB_FILE],
+        argv=["python3", "-I", "-S", "-B", "-c", BOOTSTRAP, JOB_FILE, _driver_source()[1]],
         stdin=marshal.dumps({"nonce": nonce, "checks": checks}, 4),
         limits=limits,
+        trusted_init=True,  # the driver runs the program only in forked children
     )
     return PreparedJob(request=request, nonce=nonce, tests=tuple(tests), language=language, options=options)
 
@@ -360,7 +378,9 @@ def verify(code: str, tests: Sequence[TestCase], backend: SandboxBackend, langua
 def verify_many(items: Sequence[tuple[str, Sequence[TestCase]]], backend: SandboxBackend, language: LanguageSpec,
                 options: JudgeOptions = JudgeOptions(), max_workers: int | None = None) -> list[CodeVerdict]:
     """Judge many programs, their sandbox jobs run concurrently by the backend."""
-    jobs = [prepare(code, tests, language, options) for code, tests in items]
+    source, module = _driver_source()
+    preloaded = backend.preload_python(module, source)
+    jobs = [prepare(code, tests, language, options, driver_preloaded=preloaded) for code, tests in items]
     if max_workers is None:
         results = backend.run_many([job.request for job in jobs])
     else:

@@ -20,6 +20,8 @@ import ast
 import builtins
 import dataclasses
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +83,53 @@ def parse_tests(reference: Any, *, entry_point: str | None = None) -> list[TestC
     if not cases:
         raise TestSpecError("the reference holds no test cases")
     return cases
+
+
+PARSE_CACHE_SIZE = 1024
+_parsed: OrderedDict[tuple[str, str | None], tuple[TestCase, ...] | str] = OrderedDict()
+_parsed_lock = threading.Lock()
+_PLAIN_SCALARS = (str, int, float, bool, type(None))
+
+
+def parse_tests_cached(reference: Any, *, entry_point: str | None = None) -> list[TestCase]:
+    """`parse_tests`, remembered for the last PARSE_CACHE_SIZE distinct references made of plain data.
+
+    A GRPO batch repeats each prompt's reference once per completion, and epochs repeat prompts; parsing
+    assert code (ast work) is most of the parent's cost per sample. Test cases are frozen and never
+    mutated, so sharing them between samples is safe."""
+    if not _is_plain(reference, 0):
+        return parse_tests(reference, entry_point=entry_point)
+    key = (repr(reference), entry_point)
+    with _parsed_lock:
+        found = _parsed.get(key)
+        if found is not None:
+            _parsed.move_to_end(key)
+    if found is None:
+        try:
+            found = tuple(parse_tests(reference, entry_point=entry_point))
+        except TestSpecError as exc:
+            found = str(exc)
+        with _parsed_lock:
+            _parsed[key] = found
+            while len(_parsed) > PARSE_CACHE_SIZE:
+                _parsed.popitem(last=False)
+    if isinstance(found, str):
+        raise TestSpecError(found)
+    return list(found)
+
+
+def _is_plain(value: Any, depth: int) -> bool:
+    """Only exact builtin types: their repr identifies the value (a subclass could override __repr__)."""
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:
+        return True
+    if depth > 32:
+        return False
+    if kind is list or kind is tuple:
+        return all(_is_plain(item, depth + 1) for item in value)
+    if kind is dict:
+        return all(type(k) is str and _is_plain(item, depth + 1) for k, item in value.items())
+    return False
 
 
 def _from_dict(reference: dict[str, Any], entry_point: str | None) -> list[TestCase]:

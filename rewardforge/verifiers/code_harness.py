@@ -210,10 +210,8 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _set_nondumpable() -> None:
-    """PR_SET_DUMPABLE=0: other processes of the same uid can no longer ptrace us or open /proc/PID/fd.
-
-    Called through `_ctypes` directly: `import ctypes` alone costs several milliseconds per job."""
+def _libc_prctl() -> Any:
+    """prctl(2) through `_ctypes` directly: `import ctypes` alone costs several milliseconds per job."""
     import _ctypes
 
     class _Int(_ctypes._SimpleCData):
@@ -226,7 +224,18 @@ def _set_nondumpable() -> None:
     class _Libc:
         _handle = _ctypes.dlopen(None)  # type: ignore[arg-type]
 
-    if _Function(("prctl", _Libc()))(4, 0, 0, 0, 0) != 0:  # type: ignore[arg-type]
+    return _Function(("prctl", _Libc()))  # type: ignore[arg-type]
+
+
+try:  # built at import: once per warm worker when the sandbox backend preloads this module
+    _prctl = _libc_prctl()
+except (ImportError, AttributeError, OSError):  # not Linux: only the parent imports this module there
+    _prctl = None
+
+
+def _set_nondumpable() -> None:
+    """PR_SET_DUMPABLE=0: other processes of the same uid can no longer ptrace us or open /proc/PID/fd."""
+    if _prctl is None or _prctl(4, 0, 0, 0, 0) != 0:
         raise OSError("prctl(PR_SET_DUMPABLE, 0) failed")
 
 

@@ -444,3 +444,23 @@ def test_insecure_backend_is_loud_and_only_used_by_name(monkeypatch: pytest.Monk
     assert isinstance(get_backend("auto"), LocalBackend)
     with pytest.raises(SandboxError, match="insecure' explicitly"):
         get_backend("auto", bwrap="/nonexistent/bwrap", method="bwrap")
+
+
+def test_trusted_init_job_runs_as_pid_1_and_its_exit_status_comes_back(local_backend: LocalBackend) -> None:
+    code = "import os, sys; print(os.getpid(), flush=True); sys.exit(3)"
+    plain = local_backend.run(ExecRequest(argv=["python3", "-c", code], limits=FAST))
+    trusted = local_backend.run(ExecRequest(argv=["python3", "-c", code], limits=FAST, trusted_init=True))
+    assert (plain.stdout, plain.exit_code, plain.status) == (b"2\n", 3, "runtime_error")
+    assert (trusted.stdout, trusted.exit_code, trusted.status) == (b"1\n", 3, "runtime_error")
+
+
+def test_trusted_init_job_takes_its_children_down_when_it_ends(local_backend: LocalBackend) -> None:
+    marker = f"{os.getpid() % 1000 + 2}.{time.time_ns() % 10**6:06d}"
+    code = f"import subprocess; subprocess.Popen(['sleep', '{marker}'], start_new_session=True); print('left')"
+    result = local_backend.run(ExecRequest(argv=["python3", "-c", code], limits=FAST, trusted_init=True))
+    assert result.status == "ok" and result.stdout == b"left\n", result
+    deadline = time.monotonic() + 5
+    while _pids_with(f"sleep\0{marker}") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _pids_with(f"sleep\0{marker}"), "a child of a pid-1 job outlived it"
+

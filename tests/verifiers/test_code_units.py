@@ -7,7 +7,14 @@ import math
 
 import pytest
 
-from rewardforge.verifiers.code_cases import CallCase, CheckCase, StdioCase, TestSpecError, parse_tests
+from rewardforge.verifiers.code_cases import (
+    CallCase,
+    CheckCase,
+    StdioCase,
+    TestSpecError,
+    parse_tests,
+    parse_tests_cached,
+)
 from rewardforge.verifiers.code_compare import PYTHON_EQ, CompareOptions, compare_stdout, values_equal
 from rewardforge.verifiers.code_extract import extract_code, fenced_blocks
 from rewardforge.verifiers.code_harness import CodecError, decode_value, encode_value
@@ -234,3 +241,14 @@ def test_sandbox_errors_and_job_kills_are_told_apart() -> None:
     assert killed.status == "ok" and killed.passed == 0 and killed.tests[0].verdict == "not_run"
     crashed = judge(job, ExecResult(status="runtime_error", exit_code=127, stderr=b"python3: not found"))
     assert crashed.status == "error" and "python3: not found" in (crashed.reason or "")
+
+
+def test_cached_parsing_matches_parsing_and_keeps_types_apart() -> None:
+    reference = {"test": "def check(candidate):\n    assert candidate(1) == (1, 2)\n", "entry_point": "f"}
+    first = parse_tests_cached(reference)
+    assert first == parse_tests(reference) == parse_tests_cached(dict(reference))
+    as_list = parse_tests_cached({**reference, "test": reference["test"].replace("(1, 2)", "[1, 2]")})
+    assert [case.expected for case in first + as_list] == [(1, 2), [1, 2]]  # type: ignore[union-attr]
+    for _ in range(2):
+        with pytest.raises(TestSpecError, match="holds no test cases"):
+            parse_tests_cached([])
