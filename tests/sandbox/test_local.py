@@ -464,3 +464,18 @@ def test_trusted_init_job_takes_its_children_down_when_it_ends(local_backend: Lo
         time.sleep(0.02)
     assert not _pids_with(f"sleep\0{marker}"), "a child of a pid-1 job outlived it"
 
+
+
+def test_preloaded_module_is_in_every_job_and_no_job_can_change_it_for_the_next() -> None:
+    backend = LocalBackend(slots=1)
+    try:
+        assert backend.preload_python("rf_preloaded_probe", "VALUE = 41\n")
+        probe = ("import sys; m = sys.modules.get('rf_preloaded_probe'); "
+                 "print(m.VALUE if m else 'missing'); m.VALUE = 99 if m else None")
+        request = ExecRequest(argv=["python3", "-I", "-S", "-B", "-c", probe], limits=Limits(wall_s=10))
+        first, second = backend.run(request), backend.run(request)
+        assert (first.status, first.stdout_text) == ("ok", "41\n")
+        assert second.stdout_text == "41\n"  # the first job's change died with its fork
+        assert LocalBackend(warm=False).preload_python("x", "") is False  # cold runs ship files instead
+    finally:
+        backend.close()
