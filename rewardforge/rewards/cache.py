@@ -76,3 +76,25 @@ class VerdictCache:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+_shared: dict[str | None, VerdictCache] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_cache(path: str | Path | None = None) -> VerdictCache:
+    """The process-wide cache: one in memory (`path=None`), plus one per SQLite file, opened once."""
+    key = None if path is None else str(Path(path).resolve())
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = VerdictCache(key)
+        return _shared[key]
+
+
+def reset_shared_caches() -> None:
+    """Forget every process-wide cache (on-disk verdicts stay on disk), as a fresh process would."""
+    with _shared_lock:
+        caches = list(_shared.values())
+        _shared.clear()
+    for cache in caches:
+        cache.close()

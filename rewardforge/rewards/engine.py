@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rewardforge.rewards.cache import VerdictCache
+from rewardforge.rewards.cache import VerdictCache, shared_cache
 from rewardforge.rewards.core import (
     SAMPLE_FIELDS,
     FunctionReward,
@@ -240,17 +240,9 @@ def score(
     return result
 
 
-_memory_cache: VerdictCache | None = None
-
-
 def _make_cache(setting: CacheSetting) -> VerdictCache | None:
-    global _memory_cache
     if setting is None or setting is False:
         return None
     if isinstance(setting, VerdictCache):
         return setting
-    if setting is True:
-        if _memory_cache is None:
-            _memory_cache = VerdictCache()
-        return _memory_cache
-    return VerdictCache(setting)
+    return shared_cache(None if setting is True else setting)

@@ -20,7 +20,6 @@ What it guarantees:
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from rewardforge.rewards.cache import VerdictCache
+from rewardforge.rewards.cache import VerdictCache, shared_cache
 from rewardforge.rewards.core import (
     BaseReward,
     RewardContext,
@@ -122,18 +121,6 @@ class _Job:
     prompt: Prompt
     slots: list[list[int]] = field(default_factory=list)
     key: bytes = b""
-
-
-_caches: dict[str | None, VerdictCache] = {}
-_caches_lock = threading.Lock()
-
-
-def _verdict_cache(path: str | None) -> VerdictCache:
-    """Process-wide: one in memory, plus one per SQLite path."""
-    with _caches_lock:
-        if path not in _caches:
-            _caches[path] = VerdictCache(path)
-        return _caches[path]
 
 
 class LLMJudge(BaseReward):
@@ -284,7 +271,7 @@ class LLMJudge(BaseReward):
             except JudgeFailure as failure:
                 _fail_all(jobs, results, failure, client.identity)
                 return
-        cache = _verdict_cache(self.config.cache_path) if self.config.cache else None
+        cache = shared_cache(self.config.cache_path) if self.config.cache else None
         settings = self._settings_key(client)
         pending = []
         for job in jobs:

@@ -174,3 +174,11 @@ def test_import_time_of_a_reward_module_does_not_count_against_the_timeout() -> 
     with WorkerPool(size=1) as pool:
         [verdict] = rf.score("rf_slow_import:quick_after_import", [{"completion": "x"}], timeout=1.0, pool=pool)
     assert verdict.value == 1.0, verdict.reason
+
+
+def test_a_cache_path_opens_one_shared_cache(tmp_path: Path, call_log: Path) -> None:
+    tracked = counting.with_params(log=str(call_log))
+    path = tmp_path / "verdicts.sqlite"
+    rf.score(tracked, [{"completion": "a", "reference": "a"}], cache=path)
+    rf.score(tracked, [{"completion": "a", "reference": "a"}], cache=str(path))
+    assert count_calls(call_log) == 1

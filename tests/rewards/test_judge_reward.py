@@ -24,7 +24,7 @@ from judge_server import (
     running_judge_server,
 )
 
-from rewardforge.rewards import judge as judge_module
+from rewardforge.rewards.cache import reset_shared_caches
 from rewardforge.rewards.core import RewardContext, RewardError, Sample, Score
 from rewardforge.rewards.judge import LLMJudge, llm_judge
 from rewardforge.rewards.registry import default_registry
@@ -42,9 +42,9 @@ def server() -> Iterator[JudgeServer]:
 @pytest.fixture(autouse=True)
 def fresh_cache() -> Iterator[None]:
     """Each test starts with empty process-wide judge caches."""
-    judge_module._caches.clear()
+    reset_shared_caches()
     yield
-    judge_module._caches.clear()
+    reset_shared_caches()
 
 
 def make(server: JudgeServer | str, **params: Any) -> LLMJudge:
@@ -283,7 +283,7 @@ def test_sqlite_cache_survives_a_new_process_cache(tmp_path: Path, server: Judge
     server.default = says_four
     path = str(tmp_path / "judge.sqlite")
     make(server, cache_path=path).score(samples("4", "5"))
-    judge_module._caches.clear()  # as if a new process
+    reset_shared_caches()  # as if a new process
     scores = make(server, cache_path=path).score(samples("4", "5"))
     assert server.hits == 2
     assert [s.value for s in scores] == [1.0, 0.0] and all(s.info["cached"] for s in scores)
