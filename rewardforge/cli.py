@@ -69,9 +69,7 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
 def list_rewards() -> None:
     """List every reward: built-ins and plugins, with where each comes from."""
     registry = default_registry()
-    table = Table(title="rewards")
-    for column in ("name", "source", "tags", "description"):
-        table.add_column(column, overflow="fold")
+    table = folded_table("rewards", "name", "source", "tags", "description")
     for name in registry.names():
         entry = registry.entries[name]
         table.add_row(name, entry.source, ", ".join(entry.tags), entry.description.split("\n")[0])
@@ -94,9 +92,7 @@ def show(name: Annotated[str, typer.Argument(help="registry name")]) -> None:
     out.print(f"[bold]{entry.name}[/]  ({entry.target}, {entry.source})")
     if entry.description:
         out.print(entry.description)
-    params = Table(title="params")
-    for column in ("name", "type", "default"):
-        params.add_column(column)
+    params = folded_table("params", "name", "type", "default")
     model = getattr(target, "params_model", None)
     if isinstance(model, type) and issubclass(model, BaseModel):  # @reward functions, reward classes
         fields = model.model_fields
@@ -109,9 +105,7 @@ def show(name: Annotated[str, typer.Argument(help="registry name")]) -> None:
         for pname, value in entry.params.items():
             params.add_row(pname, type(value).__name__, repr(value))
     out.print(params)
-    golden = Table(title="golden cases")
-    for column in ("completion", "reference", "params", "expect"):
-        golden.add_column(column, overflow="fold")
+    golden = folded_table("golden cases", "completion", "reference", "params", "expect")
     for case in entry.golden:
         expect = case.status if case.status != "ok" else (
             f"{case.expected}" if case.expected is not None else f"[{case.min}, {case.max}]")
@@ -195,9 +189,7 @@ def test(
     registry = default_registry()
     chosen = names or registry.names()
     failed = 0
-    table = Table(title="golden cases")
-    for column in ("reward", "passed", "problems"):
-        table.add_column(column, overflow="fold")
+    table = folded_table("golden cases", "reward", "passed", "problems")
     for name in chosen:
         try:
             results = run_golden(registry, name, timeout=timeout)
@@ -216,9 +208,8 @@ def test(
 
 
 def _report_probes(registry: Registry, names: list[str], timeout: float) -> None:
-    table = Table(title="reward-hacking probes (a probe exploits a reward when it earns full credit)")
-    for column in ("reward", "probes run", "exploited by"):
-        table.add_column(column, overflow="fold")
+    title = "reward-hacking probes (a probe exploits a reward when it earns full credit)"
+    table = folded_table(title, "reward", "probes run", "exploited by")
     for name in names:
         try:
             results = run_probes(registry, name, timeout=timeout)
@@ -263,6 +254,14 @@ def demo(
     for note in notes:
         out.print(f"  {note}", highlight=False)
     out.print(summary.table("summary"))
+
+
+def folded_table(title: str, *columns: str) -> Table:
+    """A table whose long cells wrap instead of being cut."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
 
 
 def _type_name(annotation: Any) -> str:
