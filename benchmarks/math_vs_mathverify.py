@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import rewardforge
-from rewardforge.verifiers.math import clear_cache
-from rewardforge.verifiers.symbolic_runner import clear_worker_caches, ensure_warm
+from rewardforge.verifiers.math.equivalence import clear_cache
+from rewardforge.verifiers.math.runner import clear_worker_caches, ensure_warm
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "math_answers.jsonl"

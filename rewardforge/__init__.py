@@ -7,8 +7,8 @@ scores = rf.score("exact_match", [{"completion": "Paris", "reference": "Paris"}]
 ```
 """
 
-from rewardforge.rewards.cache import VerdictCache
-from rewardforge.rewards.compose import (
+from rewardforge.core.cache import VerdictCache
+from rewardforge.core.compose import (
     Aggregate,
     Component,
     Gate,
@@ -21,7 +21,9 @@ from rewardforge.rewards.compose import (
     product,
     weighted_sum,
 )
-from rewardforge.rewards.core import (
+from rewardforge.core.engine import ascore, score
+from rewardforge.core.registry import Registry, default_registry, resolve
+from rewardforge.core.types import (
     BaseReward,
     FunctionReward,
     Reward,
@@ -31,8 +33,6 @@ from rewardforge.rewards.core import (
     Score,
     reward,
 )
-from rewardforge.rewards.engine import ascore, score
-from rewardforge.rewards.registry import Registry, default_registry, resolve
 
 registry = default_registry
 

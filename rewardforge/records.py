@@ -13,7 +13,7 @@ from typing import IO, Any
 import orjson
 from pydantic import ValidationError
 
-from rewardforge.rewards.core import Sample, Score, first_error
+from rewardforge.core.types import Sample, Score, first_error
 
 SAMPLE_COLUMNS = ("prompt", "completion", "reference", "metadata", "group_id")
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from rich.table import Table
 
-from rewardforge.rewards.core import Score
+from rewardforge.core.types import Score
 
 
 @dataclass

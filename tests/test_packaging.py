@@ -24,7 +24,7 @@ def test_wheel_ships_registry_and_a_non_editable_install_finds_it(tmp_path: Path
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site),
                     str(wheel)], check=True, capture_output=True)
-    probe = ("import rewardforge, rewardforge.rewards.registry as r; "
+    probe = ("import rewardforge, rewardforge.core.registry as r; "
              "print(rewardforge.__file__); print(r.builtin_registry_path()); "
              "print(rewardforge.score('exact_match', [{'completion': 'a', 'reference': 'a'}])[0].value)")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -8,7 +8,7 @@ import string
 from functools import lru_cache
 from typing import Any, Literal
 
-from rewardforge.rewards.core import Score, reward
+from rewardforge.core.types import Score, reward
 
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
 

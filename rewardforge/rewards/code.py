@@ -1,6 +1,6 @@
 """`code_tests`: the fraction of tests a generated program passes, run in a sandbox, judged by the parent.
 
-A thin wrapper over `rewardforge.verifiers.code`: it extracts the program from the completion, parses
+A thin wrapper over `rewardforge.verifiers.code.verify`: it extracts the program from the completion, parses
 the tests from `reference`, runs one sandbox job per distinct (program, tests) pair of the batch
 concurrently, and turns verdicts into Scores. The sandbox enforces the limits, so the reward runs
 inline (no engine worker). A sandbox failure is an error Score, never a 0.
@@ -13,13 +13,13 @@ from typing import Any
 
 import orjson
 
-from rewardforge.rewards.core import Sample, Score, reward
+from rewardforge.core.types import Sample, Score, reward
 from rewardforge.sandbox import SandboxBackend, SandboxError, get_backend
-from rewardforge.verifiers.code import CodeVerdict, JudgeOptions, verify_many
-from rewardforge.verifiers.code_cases import StdioCase, TestCase, TestSpecError, parse_tests_cached
-from rewardforge.verifiers.code_compare import CompareOptions
-from rewardforge.verifiers.code_extract import extract_code
-from rewardforge.verifiers.languages import get_language
+from rewardforge.verifiers.code.cases import StdioCase, TestCase, TestSpecError, parse_tests_cached
+from rewardforge.verifiers.code.compare import CompareOptions
+from rewardforge.verifiers.code.extract import extract_code
+from rewardforge.verifiers.code.languages import get_language
+from rewardforge.verifiers.code.verify import CodeVerdict, JudgeOptions, verify_many
 
 _backends: dict[str, SandboxBackend] = {}
 _backends_lock = threading.Lock()
@@ -74,7 +74,7 @@ def code_tests(
     """Fraction of the reference's tests the completion's program passes (or 1/0 with `binary`).
 
     `reference`: stdin/stdout cases, call cases `{fn, args, expected}`, or HumanEval/MBPP assert code
-    (see `rewardforge.verifiers.code_cases`). The program is the last fenced block in `language`, or the
+    (see `rewardforge.verifiers.code.cases`). The program is the last fenced block in `language`, or the
     whole completion. `backend`: "auto" (Docker when an engine answers, else bubblewrap), "local",
     "docker" or "insecure". `strict_types`: True is not 1, an int is not a float; `tuple_list_equal`
     lets a tuple match a list; `float_tol` applies to returned floats and to numbers on stdout.

@@ -12,7 +12,7 @@ A sample whose correctness is unknown gets a `skipped` Score saying why, never a
 from collections.abc import Sequence
 from typing import Any
 
-from rewardforge.rewards.core import Reward, RewardContext, Sample, Score, run_sync
+from rewardforge.core.types import Reward, RewardContext, Sample, Score, run_sync
 
 
 def _judge(value: Any, threshold: float, where: str) -> bool | Score:
@@ -34,8 +34,8 @@ def correctness(
 ) -> list[bool | Score]:
     """Per sample: True/False, or the non-ok Score explaining why correctness is unknown."""
     if correctness_reward is not None:
-        from rewardforge.rewards.engine import run_reward
-        from rewardforge.rewards.registry import resolve
+        from rewardforge.core.engine import run_reward
+        from rewardforge.core.registry import resolve
 
         judge = resolve(correctness_reward, correctness_params)
         scores: list[Score] = run_sync(run_reward(judge, list(samples), context))

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator
 
-from rewardforge.rewards.core import Score, reward
+from rewardforge.core.types import Score, reward
 from rewardforge.verifiers.format import (
     DEFAULT_EOS_TOKENS,
     canonical_language,

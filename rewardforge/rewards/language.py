@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import Field
 
-from rewardforge.rewards.core import Score, message_text, reward
+from rewardforge.core.types import Score, message_text, reward
 
 Accuracy: TypeAlias = Literal["high", "low"]
 

@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
-from rewardforge.rewards.core import Reward, RewardContext, Sample, Score, reward
+from rewardforge.core.types import Reward, RewardContext, Sample, Score, reward
 from rewardforge.rewards.correctness import correctness
-from rewardforge.rewards.lengths import LengthUnit, completion_length, text_length
+from rewardforge.rewards.counting import LengthUnit, completion_length, text_length
 from rewardforge.verifiers.format import DEFAULT_EOS_TOKENS, TagSpec, strip_trailing_eos
 
 

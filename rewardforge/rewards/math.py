@@ -1,6 +1,6 @@
 """Math rewards: `math_equivalence` (is the final answer right?) and `numeric_closeness` (how close?).
 
-Both are thin policies over `verifiers.extract` and `verifiers.math`. They are `isolation="inline"`:
+Both are thin policies over `verifiers.math` (extraction, then equivalence). They are `isolation="inline"`:
 cheap layers run in the caller's process with hard size limits, and only sympy work goes to the
 shared killable worker pool with a per-comparison deadline (`context.timeout`, else the `timeout`
 param), so the engine need not wrap them in a worker of their own.
@@ -18,9 +18,8 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from rewardforge.rewards.core import BaseReward, RewardContext, Sample, Score, validate_params
-from rewardforge.verifiers.extract import DEFAULT_RULES, Extraction, check_rules, extract_answer
-from rewardforge.verifiers.math import (
+from rewardforge.core.types import BaseReward, RewardContext, Sample, Score, validate_params
+from rewardforge.verifiers.math.equivalence import (
     DEFAULT_TIMEOUT,
     MathSettings,
     Verdict,
@@ -30,9 +29,10 @@ from rewardforge.verifiers.math import (
     readings,
     verify_many,
 )
-from rewardforge.verifiers.normalize import normalize
-from rewardforge.verifiers.numeric import TooLarge, Undefined
-from rewardforge.verifiers.structural import parse_structure
+from rewardforge.verifiers.math.extract import DEFAULT_RULES, Extraction, check_rules, extract_answer
+from rewardforge.verifiers.math.normalize import normalize
+from rewardforge.verifiers.math.numeric import TooLarge, Undefined
+from rewardforge.verifiers.math.structural import parse_structure
 
 
 class _CommonParams(BaseModel):

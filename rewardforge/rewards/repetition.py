@@ -5,8 +5,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from rewardforge.rewards.core import Score, reward
-from rewardforge.rewards.lengths import token_ids
+from rewardforge.core.types import Score, reward
+from rewardforge.rewards.counting import token_ids
 
 # A word is a run of letters/digits; each CJK ideograph, kana or Thai character is a word of its own,
 # since those scripts do not separate words with spaces.

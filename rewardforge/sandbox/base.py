@@ -2,7 +2,7 @@
 (`ExecResult`), and the interface every backend implements (`SandboxBackend`).
 
 Backends only run things. Deciding whether a program passed is the trusted parent's job
-(`rewardforge.verifiers.code`), never the sandboxed program's.
+(`rewardforge.verifiers.code.verify`), never the sandboxed program's.
 """
 
 from __future__ import annotations

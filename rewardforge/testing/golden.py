@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import orjson
 
-from rewardforge.rewards.core import Sample, Score
-from rewardforge.rewards.engine import score
-from rewardforge.rewards.registry import GoldenCase, Registry
+from rewardforge.core.engine import score
+from rewardforge.core.registry import GoldenCase, Registry
+from rewardforge.core.types import Sample, Score
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rewardforge.rewards.core import Sample, Score, message_text
-from rewardforge.rewards.engine import score
-from rewardforge.rewards.registry import GoldenCase, Registry
+from rewardforge.core.engine import score
+from rewardforge.core.registry import GoldenCase, Registry
+from rewardforge.core.types import Sample, Score, message_text
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import pytest
 
-from rewardforge.rewards.registry import default_registry
+from rewardforge.core.registry import default_registry
 from rewardforge.testing.golden import GoldenResult, run_golden
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from rewardforge.core.registry import Registry
+from rewardforge.core.types import RewardError, Sample
 from rewardforge.rewards.code import code_tests
-from rewardforge.rewards.core import RewardError, Sample
-from rewardforge.rewards.registry import Registry
 from rewardforge.testing.golden import run_golden
 
 ADD = [{"fn": "add", "args": [1, 2], "expected": 3}, {"fn": "add", "args": [2, 2], "expected": 4}]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rewardforge.rewards.core import RewardError, Sample
+from rewardforge.core.types import RewardError, Sample
 from rewardforge.rewards.format import code_block_format, regex_format, tag_format
 
 R1 = "<think>\nLet me add: 2 + 2 = 4.\n</think>\n<answer>4</answer>"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rewardforge.rewards.registry import Registry
+from rewardforge.core.registry import Registry
 from rewardforge.testing.golden import run_golden
 
 REGISTRY = Registry.load(plugins=False)

@@ -24,11 +24,11 @@ from judge_server import (
     running_judge_server,
 )
 
-from rewardforge.rewards.cache import reset_shared_caches
-from rewardforge.rewards.core import RewardContext, RewardError, Sample, Score
+from rewardforge.core.cache import reset_shared_caches
+from rewardforge.core.registry import default_registry
+from rewardforge.core.types import RewardContext, RewardError, Sample, Score
 from rewardforge.rewards.judge import LLMJudge, llm_judge
-from rewardforge.rewards.registry import default_registry
-from rewardforge.verifiers.judge_prompts import INJECTION_PROBES
+from rewardforge.verifiers.judge.prompts import INJECTION_PROBES
 
 FAST = {"max_retries": 2, "backoff_base": 0.01, "backoff_max": 0.05, "request_timeout": 2.0}
 
@@ -401,7 +401,7 @@ def test_ascore_runs_inside_an_event_loop(server: JudgeServer) -> None:
 
 
 def test_registry_and_engine_score_it_by_name(server: JudgeServer) -> None:
-    from rewardforge.rewards.engine import score
+    from rewardforge.core.engine import score
 
     server.default = says_four
     params = {"base_url": server.base_url, "model": "judge-model", "rubric": "binary"}

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rewardforge.rewards.core import RewardError, Sample
+from rewardforge.core.types import RewardError, Sample
 from rewardforge.rewards.language import chunks, language_consistency, normalize_language, script_of_language
 
 EN = "I think the answer is forty two, because twenty one times two is forty two. Let me verify it once more."

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 import rewardforge as rf
-from rewardforge.rewards.core import RewardError, Sample
+from rewardforge.core.types import RewardError, Sample
+from rewardforge.rewards.counting import TokenizerError, resolve_tokenizer, text_length
 from rewardforge.rewards.length import (
     cosine_length,
     kimi_length,
@@ -15,7 +16,6 @@ from rewardforge.rewards.length import (
     think_section,
     thinking_budget,
 )
-from rewardforge.rewards.lengths import TokenizerError, resolve_tokenizer, text_length
 from rewardforge.verifiers.format import TagSpec
 
 
@@ -271,7 +271,7 @@ def test_thinking_budget_in_tokens(tokenizer: object) -> None:
 
 
 def test_a_tokenizer_that_fails_to_load_fails_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rewardforge.rewards import lengths
+    from rewardforge.rewards import counting
 
     calls = []
 
@@ -279,7 +279,7 @@ def test_a_tokenizer_that_fails_to_load_fails_once(monkeypatch: pytest.MonkeyPat
         calls.append(name)
         raise OSError("hub unreachable")
 
-    monkeypatch.setattr(lengths, "_from_pretrained", unreachable)
+    monkeypatch.setattr(counting, "_from_pretrained", unreachable)
     reward = overlong_penalty.with_params(unit="tokens", tokenizer="nobody/no-such-model-for-tests")
     scores = reward.score([Sample(completion="x")] * 5)
     assert all(s.status == "error" and "hub unreachable" in (s.reason or "") for s in scores)

@@ -13,10 +13,10 @@ import pytest
 import yaml
 
 import rewardforge
-from rewardforge.rewards.core import RewardContext, RewardError, Sample
+from rewardforge.core.types import RewardContext, RewardError, Sample
 from rewardforge.rewards.math import MathEquivalence, NumericCloseness, math_equivalence, numeric_closeness
-from rewardforge.verifiers.math import clear_cache
-from rewardforge.verifiers.symbolic_runner import ensure_warm, warm_workers
+from rewardforge.verifiers.math.equivalence import clear_cache
+from rewardforge.verifiers.math.runner import ensure_warm, warm_workers
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rewardforge.rewards.core import RewardError, Sample
+from rewardforge.core.types import RewardError, Sample
 from rewardforge.rewards.repetition import repeated_ngram_share, repetition_penalty, words
 
 

@@ -12,9 +12,9 @@ import textwrap
 import pytest
 
 from rewardforge.sandbox import SandboxBackend
-from rewardforge.verifiers.code import CodeVerdict, JudgeOptions, verify
-from rewardforge.verifiers.code_cases import TestCase, parse_tests
-from rewardforge.verifiers.languages import PYTHON
+from rewardforge.verifiers.code.cases import TestCase, parse_tests
+from rewardforge.verifiers.code.languages import PYTHON
+from rewardforge.verifiers.code.verify import CodeVerdict, JudgeOptions, verify
 
 CALLS = parse_tests([{"fn": "add", "args": [1, 2], "expected": 3}, {"fn": "add", "args": [20, 22], "expected": 42}])
 CHECK = parse_tests({

@@ -1,0 +1,248 @@
+"""The scoring engine: every path that scores samples (API, CLI, adapters, server) goes through here.
+
+Per reward it
+1. dedups samples that are identical over the fields the reward reads (GRPO groups repeat answers),
+2. answers what it can from the verdict cache,
+3. runs the rest: `isolation="process"` rewards in warm worker processes, in parallel across
+   cores; under a timeout a hung call is killed, its worker replaced, and the sample becomes
+   `error: timeout ...`. Everything else runs through the reward's own `ascore`, concurrently
+   with the other components of a composite,
+4. fans the verdicts back out in input order.
+
+Composite rewards call `run_reward` for each component, so every leaf gets the same treatment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import math
+import pickle
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rewardforge.core.cache import VerdictCache, shared_cache
+from rewardforge.core.types import (
+    SAMPLE_FIELDS,
+    FunctionReward,
+    Reward,
+    RewardContext,
+    Sample,
+    Score,
+    ensure_samples,
+    exception_score,
+    run_sync,
+)
+from rewardforge.core.workers import WorkerCrashed, WorkerPool, WorkerTimeout, shared_pool
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How `run_reward` treats every reward of one scoring call, nested ones included."""
+
+    cache: VerdictCache | None = None
+    pool: WorkerPool | None = None
+    dedup: bool = True
+
+
+_options: contextvars.ContextVar[EngineOptions] = contextvars.ContextVar("rewardforge_engine")
+
+
+async def run_reward(reward: Reward, samples: Sequence[Sample], context: RewardContext) -> list[Score]:
+    """Score `samples` with one reward under the current call's options; one Score per sample, in order."""
+    if not samples:
+        return []
+    options = _options.get(EngineOptions())
+    if getattr(reward, "batched", False):
+        return await _run_batch(reward, list(samples), context, options)
+
+    fields = getattr(reward, "fields", SAMPLE_FIELDS)
+    keys = [sample.key(fields) for sample in samples] if options.dedup else list(range(len(samples)))
+    first_index: dict[Any, int] = {}
+    for index, key in enumerate(keys):
+        first_index.setdefault(key, index)
+
+    reward_key = _cache_key(reward, context) if options.cache is not None else None
+    verdicts: dict[Any, Score] = {}
+    if reward_key is not None and options.cache is not None:
+        for key, index in first_index.items():
+            cached = options.cache.get(VerdictCache.key(reward_key, _as_bytes(key, samples[index], fields)))
+            if cached is not None:
+                verdicts[key] = cached
+
+    pending = [key for key in first_index if key not in verdicts]
+    fresh = await _run_unique(reward, [samples[first_index[key]] for key in pending], context, options)
+    for key, score in zip(pending, fresh, strict=True):
+        verdicts[key] = score
+        if reward_key is not None and options.cache is not None:
+            sample_key = _as_bytes(key, samples[first_index[key]], fields)
+            options.cache.put(VerdictCache.key(reward_key, sample_key), score)
+
+    results = []
+    for index, key in enumerate(keys):
+        score = verdicts[key]
+        results.append(score if first_index[key] == index else score.model_copy(deep=True))
+    return results
+
+
+def _as_bytes(key: Any, sample: Sample, fields: frozenset[str]) -> bytes:
+    return key if isinstance(key, bytes) else sample.key(fields)
+
+
+def _cache_key(reward: Reward, context: RewardContext) -> str | None:
+    method = getattr(reward, "cache_key", None)
+    return method(context) if method is not None else None
+
+
+async def _run_unique(
+    reward: Reward, samples: list[Sample], context: RewardContext, options: EngineOptions
+) -> list[Score]:
+    if not samples:
+        return []
+    if _use_workers(reward, context):
+        pool = options.pool or shared_pool()
+        calls = [_call_in_worker(pool, reward, [sample], context, context.timeout) for sample in samples]
+        return [scores[0] for scores in await asyncio.gather(*calls)]
+    return _checked(reward, samples, await _ascore_safely(reward, samples, context))
+
+
+def _use_workers(reward: Reward, context: RewardContext) -> bool:
+    """Process-isolated rewards run in workers: killable under a timeout, and parallel across cores.
+
+    Without a timeout, a reward that cannot travel to a worker (defined inside a function or in
+    `__main__`) runs inline instead; with one, it must travel, and gets a clear error if it cannot.
+    """
+    if getattr(reward, "isolation", "inline") != "process":
+        return False
+    return context.timeout is not None or _portable(reward)
+
+
+def _portable(reward: Reward) -> bool:
+    if isinstance(reward, FunctionReward):
+        return "<locals>" not in reward.fn.__qualname__ and reward.fn.__module__ != "__main__"
+    try:
+        pickle.dumps(reward)
+    except Exception:
+        return False
+    return True
+
+
+async def _run_batch(
+    reward: Reward, samples: list[Sample], context: RewardContext, options: EngineOptions
+) -> list[Score]:
+    """Batched rewards see the whole batch; in a worker the limit is the per-sample timeout times its size."""
+    if _use_workers(reward, context):
+        pool = options.pool or shared_pool()
+        limit = context.timeout * len(samples) if context.timeout is not None else None
+        return await _call_in_worker(pool, reward, samples, context, limit)
+    return _checked(reward, samples, await _ascore_safely(reward, samples, context))
+
+
+async def _ascore_safely(reward: Reward, samples: list[Sample], context: RewardContext) -> list[Score]:
+    try:
+        return await reward.ascore(samples, context)
+    except Exception as exc:
+        return [exception_score(exc) for _ in samples]
+
+
+def _checked(reward: Reward, samples: list[Sample], scores: list[Score]) -> list[Score]:
+    if len(scores) != len(samples):
+        reason = f"{reward.name} returned {len(scores)} scores for {len(samples)} samples"
+        return [Score.error(reason) for _ in samples]
+    return scores
+
+
+async def _call_in_worker(
+    pool: WorkerPool, reward: Reward, samples: list[Sample], context: RewardContext, limit: float | None
+) -> list[Score]:
+    try:
+        scores = await asyncio.to_thread(pool.call, _score_in_worker, reward, samples, context, timeout=limit)
+    except WorkerTimeout:
+        return [Score.error(f"timeout: {reward.name} ran past {limit}s and was killed") for _ in samples]
+    except WorkerCrashed as exc:
+        return [Score.error(f"{reward.name} crashed its worker: {exc}") for _ in samples]
+    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+        reason = (f"{reward.name} cannot be sent to a worker process ({exc}); define it at module level "
+                  "or use isolation='inline'")
+        return [Score.error(reason) for _ in samples]
+    except Exception as exc:
+        return [exception_score(exc) for _ in samples]
+    return _checked(reward, samples, scores)
+
+
+def _score_in_worker(reward: Reward, samples: list[Sample], context: RewardContext) -> list[Score]:
+    """Runs inside a worker: the reward's own isolation is already provided, so run it inline there."""
+    token = _options.set(EngineOptions())
+    try:
+        return reward.score(samples, context.model_copy(update={"timeout": None}))
+    finally:
+        _options.reset(token)
+
+
+CacheSetting = VerdictCache | str | Path | bool | None
+
+
+async def ascore(
+    reward: Reward | str | Path,
+    samples: Sequence[Sample | dict[str, Any]],
+    *,
+    params: dict[str, Any] | None = None,
+    timeout: float | None = None,
+    step: int = 0,
+    cache: CacheSetting = None,
+    pool: WorkerPool | None = None,
+    dedup: bool = True,
+) -> list[Score]:
+    """Async form of `score`, for callers that already run an event loop."""
+    from rewardforge.core.registry import resolve
+
+    if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout}")
+    resolved = resolve(reward, params)
+    items = ensure_samples(samples)
+    options = EngineOptions(cache=_make_cache(cache), pool=pool, dedup=dedup)
+    token = _options.set(options)
+    try:
+        return await run_reward(resolved, items, RewardContext(step=step, timeout=timeout))
+    finally:
+        _options.reset(token)
+
+
+def score(
+    reward: Reward | str | Path,
+    samples: Sequence[Sample | dict[str, Any]],
+    *,
+    params: dict[str, Any] | None = None,
+    timeout: float | None = None,
+    step: int = 0,
+    cache: CacheSetting = None,
+    pool: WorkerPool | None = None,
+    dedup: bool = True,
+) -> list[Score]:
+    """Score samples with a reward; one Score per sample, in input order.
+
+    - `reward`: a registry name, a dotted path `pkg.module:attr`, a YAML stack file, or a Reward.
+    - `samples`: Samples or dicts with the same fields.
+    - `timeout`: per-sample wall-clock limit in seconds. Rewards that may hang run in killable
+      workers; one that runs past it is killed and its sample becomes `error: timeout ...`.
+    - `step`: the training step, for scheduled weights.
+    - `cache`: True for the process-wide in-memory cache, a path for an on-disk SQLite cache,
+      or a `VerdictCache`.
+
+    Safe to call from any thread, and from inside a running event loop (it then runs the work on
+    a helper thread; prefer `await ascore(...)` there).
+    """
+    result: list[Score] = run_sync(
+        ascore(reward, samples, params=params, timeout=timeout, step=step, cache=cache, pool=pool, dedup=dedup)
+    )
+    return result
+
+
+def _make_cache(setting: CacheSetting) -> VerdictCache | None:
+    if setting is None or setting is False:
+        return None
+    if isinstance(setting, VerdictCache):
+        return setting
+    return shared_cache(None if setting is True else setting)

@@ -1,0 +1,262 @@
+"""Finding rewards by name: the built-in catalog, plugins, dotted paths and YAML stacks.
+
+Sources, in order (the first to claim a name keeps it; clashes are reported with both sources):
+1. `registry.yaml` shipped inside the package (the built-ins);
+2. entry-point group `rewardforge.registries`: each points at a plugin's own `registry.yaml`
+   (a `module:attr` whose attr is a path, or a module whose directory holds `registry.yaml`);
+3. entry-point group `rewardforge.rewards`: the entry point's name is the reward's name, its
+   object a Reward (e.g. a `@reward` function).
+
+A plugin that fails to import is recorded in `Registry.failures` and does not break the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.resources
+import inspect
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rewardforge.core.types import FunctionReward, Reward, RewardError, Status, first_error, reward
+
+ENTRY_POINT_REWARDS = "rewardforge.rewards"
+ENTRY_POINT_REGISTRIES = "rewardforge.registries"
+
+
+class GoldenCase(BaseModel):
+    """A sample and the verdict the reward must give it: a value, a range, and/or a status."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    completion: str | list[dict[str, Any]]
+    reference: Any = None
+    prompt: str | list[dict[str, Any]] = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    expected: float | None = None
+    min: float | None = None
+    max: float | None = None
+    status: Status = "ok"
+    tolerance: float = 1e-6
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _says_something(self) -> GoldenCase:
+        has_value = self.expected is not None or self.min is not None or self.max is not None
+        if self.status == "ok" and not has_value:
+            raise ValueError("an ok golden case needs `expected` or `min`/`max`")
+        if self.status != "ok" and has_value:
+            raise ValueError(f"a {self.status} golden case has no value to expect")
+        return self
+
+
+class RewardEntry(BaseModel):
+    """One catalog entry: where the reward lives, its default params, and how it must behave."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    target: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    golden: list[GoldenCase] = Field(default_factory=list)
+    source: str = ""
+
+
+class RegistryFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    rewards: list[RewardEntry] = Field(default_factory=list)
+
+
+class PluginFailure(BaseModel):
+    source: str
+    error: str
+
+
+def builtin_registry_path() -> Path:
+    """The catalog shipped in the wheel; in a source checkout, the repo-root file."""
+    packaged = Path(str(importlib.resources.files("rewardforge"))) / "registry.yaml"
+    if packaged.is_file():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "registry.yaml"
+
+
+def read_registry_file(path: Path, source: str) -> list[RewardEntry]:
+    """Parse a registry.yaml; errors name the file and the entry at fault."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        parsed = RegistryFile.model_validate(data)
+    except yaml.YAMLError as exc:
+        raise RewardError(f"{path}: not valid YAML: {exc}") from None
+    except ValidationError as exc:
+        loc, message = first_error(exc)
+        raise RewardError(f"{path}: {'.'.join(str(part) for part in loc)}: {message}") from None
+    return [entry.model_copy(update={"source": source}) for entry in parsed.rewards]
+
+
+def import_object(target: str) -> Any:
+    """Import `pkg.module:attr` (attr may be dotted)."""
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise RewardError(f"{target!r} is not a dotted path of the form 'pkg.module:attr'")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise RewardError(f"cannot import {module_name!r} for {target!r}: {exc}") from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise RewardError(f"{module_name!r} has no attribute {attr!r}") from None
+    return obj
+
+
+def instantiate(obj: Any, params: dict[str, Any], *, origin: str) -> Reward:
+    """Make a configured Reward from what a target points at: a Reward, a Reward class, or a function."""
+    if isinstance(obj, FunctionReward):
+        return obj.with_params(**params)
+    if inspect.isclass(obj):
+        try:
+            instance = obj(**params)
+        except (TypeError, ValueError) as exc:
+            raise RewardError(f"{origin}: bad params {sorted(params)}: {exc}") from None
+        if not isinstance(instance, Reward):
+            raise RewardError(f"{origin}: {obj.__name__} does not build a Reward")
+        return instance
+    if isinstance(obj, Reward):
+        if params:
+            raise RewardError(f"{origin}: this reward object takes no params (got {sorted(params)})")
+        return obj
+    if callable(obj):
+        return instantiate(reward(obj), params, origin=origin)
+    raise RewardError(f"{origin}: {obj!r} is not a Reward, a Reward class or a function")
+
+
+class Registry:
+    """All rewards known to this process. Build with `Registry.load()`, or use `default_registry()`."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, RewardEntry] = {}
+        self.clashes: list[str] = []
+        self.failures: list[PluginFailure] = []
+        self._objects: dict[str, Any] = {}
+
+    @classmethod
+    def load(cls, *, plugins: bool = True) -> Registry:
+        registry = cls()
+        for entry in read_registry_file(builtin_registry_path(), "builtin"):
+            registry.add(entry)
+        if plugins:
+            registry._load_plugin_registries()
+            registry._load_plugin_rewards()
+        return registry
+
+    def add(self, entry: RewardEntry, obj: Any = None) -> None:
+        existing = self.entries.get(entry.name)
+        if existing is not None:
+            self.clashes.append(
+                f"reward {entry.name!r} is defined by {existing.source} and by {entry.source}; "
+                f"keeping {existing.source} (use the dotted path {entry.target!r} for the other)"
+            )
+            return
+        self.entries[entry.name] = entry
+        if obj is not None:
+            self._objects[entry.name] = obj
+
+    def _load_plugin_registries(self) -> None:
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_REGISTRIES):
+            source = f"plugin {_dist_name(ep)} ({ENTRY_POINT_REGISTRIES}: {ep.name} = {ep.value})"
+            try:
+                path = _plugin_registry_path(ep)
+                for entry in read_registry_file(path, source):
+                    self.add(entry)
+            except Exception as exc:
+                self.failures.append(PluginFailure(source=source, error=f"{type(exc).__name__}: {exc}"))
+
+    def _load_plugin_rewards(self) -> None:
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_REWARDS):
+            source = f"plugin {_dist_name(ep)} ({ENTRY_POINT_REWARDS}: {ep.name} = {ep.value})"
+            try:
+                obj = ep.load()
+                if not (isinstance(obj, Reward) or inspect.isclass(obj)):
+                    raise RewardError(f"{ep.value} is {type(obj).__name__}, not a Reward")
+            except Exception as exc:
+                self.failures.append(PluginFailure(source=source, error=f"{type(exc).__name__}: {exc}"))
+                continue
+            description = getattr(obj, "description", "") or (inspect.getdoc(obj) or "").split("\n")[0]
+            self.add(RewardEntry(name=ep.name, target=ep.value, description=description, source=source), obj)
+
+    def names(self) -> list[str]:
+        return sorted(self.entries)
+
+    def entry(self, name: str) -> RewardEntry:
+        try:
+            return self.entries[name]
+        except KeyError:
+            raise RewardError(f"unknown reward {name!r}; `rewardforge list` shows the known ones") from None
+
+    def get(self, name: str, params: dict[str, Any] | None = None) -> Reward:
+        """A configured reward by registry name; `params` override the entry's defaults."""
+        entry = self.entry(name)
+        obj = self._objects.get(name)
+        if obj is None:
+            obj = import_object(entry.target)
+        built = instantiate(obj, {**entry.params, **(params or {})}, origin=f"reward {name!r}")
+        if isinstance(built, FunctionReward) and built.name != name:
+            built.name = name
+        return built
+
+
+def _dist_name(ep: importlib.metadata.EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return dist.name if dist is not None else "?"
+
+
+def _plugin_registry_path(ep: importlib.metadata.EntryPoint) -> Path:
+    if ":" in ep.value:
+        value = ep.load()
+        path = Path(str(value))
+    else:
+        module = importlib.import_module(ep.value)
+        path = Path(str(importlib.resources.files(module))) / "registry.yaml"
+    if not path.is_file():
+        raise RewardError(f"no registry file at {path}")
+    return path
+
+
+_default: Registry | None = None
+
+
+def default_registry(*, reload: bool = False) -> Registry:
+    """The process-wide registry, loaded on first use."""
+    global _default
+    if _default is None or reload:
+        _default = Registry.load()
+    return _default
+
+
+def resolve(spec: Reward | str | Path, params: dict[str, Any] | None = None) -> Reward:
+    """A Reward from anything the API accepts: a Reward, a registry name, `pkg.module:attr`, a YAML stack."""
+    params = params or {}
+    if isinstance(spec, Path) or (isinstance(spec, str) and spec.endswith((".yaml", ".yml"))):
+        if params:
+            raise RewardError("params cannot be given for a YAML stack; set them inside the file")
+        from rewardforge.core.stack import load_stack
+
+        return load_stack(Path(spec))
+    if isinstance(spec, str):
+        if ":" in spec:
+            return instantiate(import_object(spec), params, origin=spec)
+        return default_registry().get(spec, params)
+    if isinstance(spec, Reward):
+        return instantiate(spec, params, origin=spec.name) if params else spec
+    raise RewardError(f"cannot make a reward from {type(spec).__name__}")
+

@@ -1,0 +1,387 @@
+"""Core types: what a reward reads (`Sample`), what it returns (`Score`), and what it is (`Reward`).
+
+Every reward in rewardforge, built-in, plugin or composed, speaks this one interface, so the
+engine, the CLI, the trainer adapters and the HTTP server never special-case a reward.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import importlib
+import inspect
+import math
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+Status: TypeAlias = Literal["ok", "skipped", "error"]
+Message: TypeAlias = dict[str, Any]
+Text: TypeAlias = str | list[Message]
+
+#: The Sample fields a per-sample reward function may ask for by parameter name.
+SAMPLE_FIELDS: frozenset[str] = frozenset({"prompt", "completion", "reference", "metadata", "group_id"})
+
+
+class RewardError(Exception):
+    """A reward could not be built or configured (bad params, unknown name, bad YAML)."""
+
+
+def first_error(exc: ValidationError) -> tuple[tuple[str | int, ...], str]:
+    """Where (the location path) and what for the first error pydantic found: messages name one thing."""
+    first = exc.errors()[0]
+    return tuple(first["loc"]), first["msg"]
+
+
+ParamsT = TypeVar("ParamsT", bound=BaseModel)
+
+
+def validate_params(model: type[ParamsT], params: dict[str, Any], *, reward_name: str) -> ParamsT:
+    """A reward's params model from raw params; a bad one raises RewardError naming the param."""
+    try:
+        return model(**params)
+    except ValidationError as exc:
+        loc, message = first_error(exc)
+        where = ".".join(str(part) for part in loc) or "?"
+        raise RewardError(f"reward {reward_name!r}: invalid param {where!r}: {message}") from None
+
+
+def message_text(value: Text) -> str:
+    """The text a reward should judge: a plain string, or the last message's content of a chat."""
+    if isinstance(value, str):
+        return value
+    if not value:
+        return ""
+    content = value[-1].get("content", "")
+    if isinstance(content, list):  # multimodal content parts: keep the text ones
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return str(content)
+
+
+def run_sync(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run a coroutine to completion from sync code, even when this thread already runs a loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
+
+
+class Sample(BaseModel):
+    """One completion to score, with everything a reward may need to judge it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: Text = ""
+    completion: Text
+    reference: Any = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    group_id: str | int | None = None
+
+    @property
+    def completion_text(self) -> str:
+        return message_text(self.completion)
+
+    @property
+    def prompt_text(self) -> str:
+        return message_text(self.prompt)
+
+    def key(self, fields: frozenset[str] = SAMPLE_FIELDS) -> bytes:
+        """A stable byte key over `fields`, used to dedup and cache identical work."""
+        data = {name: getattr(self, name) for name in sorted(fields)}
+        return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=repr)
+
+
+class Score(BaseModel):
+    """A reward's verdict on one sample.
+
+    `value` is set exactly when `status == "ok"`. `skipped` means the reward does not apply
+    (e.g. the gold answer cannot be parsed); `error` means it failed (judge down, sandbox broken).
+    Neither is ever silently a 0: consumers choose an explicit policy for them.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: float | None = None
+    status: Status = "ok"
+    reason: str | None = None
+    components: dict[str, float | None] = Field(default_factory=dict)
+    info: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _value_matches_status(self) -> Score:
+        if self.status == "ok":
+            if self.value is None:
+                raise ValueError("an ok Score needs a value")
+            if not math.isfinite(self.value):
+                raise ValueError(f"an ok Score needs a finite value, got {self.value}")
+        elif self.value is not None:
+            raise ValueError(f"a {self.status} Score carries no value")
+        return self
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @classmethod
+    def of(cls, value: float, **extra: Any) -> Score:
+        return cls(value=float(value), **extra)
+
+    @classmethod
+    def skipped(cls, reason: str, **extra: Any) -> Score:
+        return cls(status="skipped", reason=reason, **extra)
+
+    @classmethod
+    def error(cls, reason: str, **extra: Any) -> Score:
+        return cls(status="error", reason=reason, **extra)
+
+
+class RewardContext(BaseModel):
+    """What a reward may know beyond the samples: the training step and the engine's limits."""
+
+    model_config = ConfigDict(frozen=True)
+
+    step: int = 0
+    timeout: float | None = None
+
+
+@runtime_checkable
+class Reward(Protocol):
+    """Anything with a name that scores a batch of samples, in order, one Score per sample."""
+
+    name: str
+
+    def score(self, samples: Sequence[Sample], context: RewardContext | None = None) -> list[Score]: ...
+
+    async def ascore(self, samples: Sequence[Sample], context: RewardContext | None = None) -> list[Score]: ...
+
+
+class BaseReward:
+    """Defaults for the optional attributes the engine reads from a reward.
+
+    - `batched`: the reward needs the whole batch at once (e.g. batch-relative length), so the
+      engine neither splits nor dedups it.
+    - `fields`: which Sample fields the value depends on; identical samples over these fields are
+      scored once.
+    - `isolation`: "process" asks the engine to run the reward in a killable worker when a timeout is
+      set; "inline" rewards enforce their own limits (sandbox, judge deadlines, sympy workers).
+    """
+
+    name: str = "reward"
+    batched: bool = False
+    fields: frozenset[str] = SAMPLE_FIELDS
+    isolation: Literal["inline", "process"] = "inline"
+
+    def score(self, samples: Sequence[Sample], context: RewardContext | None = None) -> list[Score]:
+        raise NotImplementedError
+
+    async def ascore(self, samples: Sequence[Sample], context: RewardContext | None = None) -> list[Score]:
+        return await asyncio.to_thread(self.score, samples, context)
+
+    def cache_key(self, context: RewardContext) -> str | None:
+        """Identity of this reward's verdicts for caching, or None when they must not be cached."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+def as_score(result: Any, *, reward_name: str) -> Score:
+    """Turn what a reward function returned into a Score; anything odd becomes a typed error."""
+    if isinstance(result, Score):
+        return result
+    if isinstance(result, bool | int | float) and not isinstance(result, complex):
+        value = float(result)
+        if not math.isfinite(value):
+            return Score.error(f"{reward_name} returned a non-finite value ({value})")
+        return Score(value=value)
+    return Score.error(f"{reward_name} returned {type(result).__name__}, expected float or Score")
+
+
+def exception_score(exc: BaseException) -> Score:
+    """An exception inside a reward is an error with its text, never a 0."""
+    return Score.error(f"{type(exc).__name__}: {exc}")
+
+
+_CONTEXT_PARAMS = frozenset({"sample", "samples", "context", "step"})
+
+
+class FunctionReward(BaseReward):
+    """A Reward made from a plain function by `@reward`.
+
+    Keyword-only parameters of the function are the reward's params, validated by a pydantic
+    model built from their annotations. Positional parameters name what the function reads:
+    Sample fields (`completion`, `reference`, ...), `sample`, `step` or `context`; a batched
+    function takes `samples` instead and returns one result per sample.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        batched: bool = False,
+        isolation: Literal["inline", "process"] = "process",
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.batched = batched
+        self.isolation = isolation
+        self.description = inspect.getdoc(fn) or ""
+        try:  # resolve string annotations (from __future__ import annotations) in the function's module
+            signature = inspect.signature(fn, eval_str=True)
+        except NameError as exc:
+            raise RewardError(f"reward {self.name!r}: cannot resolve a type annotation: {exc}") from None
+        self._inputs = [p.name for p in signature.parameters.values() if p.kind is not p.KEYWORD_ONLY]
+        self._check_inputs()
+        self.params_model = _params_model(self.name, signature)
+        if params is None:  # as decorated: defaults only; required params come with `with_params`
+            fields = self.params_model.model_fields
+            self.params = {k: f.get_default(call_default_factory=True) for k, f in fields.items()
+                           if not f.is_required()}
+            self.missing = [k for k, f in fields.items() if f.is_required()]
+        else:
+            self.params = self._validate(params)
+            self.missing = []
+        self.fields = self._fields_read()
+
+    def _check_inputs(self) -> None:
+        allowed = (SAMPLE_FIELDS | _CONTEXT_PARAMS) - {"samples"}
+        if self.batched:
+            allowed = frozenset({"samples", "context", "step"})
+        unknown = [n for n in self._inputs if n not in allowed]
+        if unknown:
+            raise RewardError(
+                f"reward {self.name!r}: positional parameter(s) {unknown} are not inputs; "
+                f"use names from {sorted(allowed)} or make params keyword-only (after '*')"
+            )
+
+    def _fields_read(self) -> frozenset[str]:
+        if "sample" in self._inputs or self.batched:
+            return SAMPLE_FIELDS
+        return frozenset(n for n in self._inputs if n in SAMPLE_FIELDS)
+
+    def _validate(self, params: dict[str, Any]) -> dict[str, Any]:
+        return validate_params(self.params_model, params, reward_name=self.name).model_dump()
+
+    def with_params(self, **params: Any) -> FunctionReward:
+        """A copy with some params changed; unknown or ill-typed params raise RewardError naming them."""
+        return FunctionReward(
+            self.fn, name=self.name, batched=self.batched, isolation=self.isolation,
+            params={**self.params, **params},
+        )
+
+    def _inputs_for(self, sample: Sample, context: RewardContext) -> dict[str, Any]:
+        values: dict[str, Any] = {"sample": sample, "context": context, "step": context.step}
+        for field in SAMPLE_FIELDS:
+            values[field] = getattr(sample, field)
+        if isinstance(sample.completion, list):
+            values["completion"] = sample.completion_text
+        return {name: values[name] for name in self._inputs}
+
+    def score(self, samples: Sequence[Sample], context: RewardContext | None = None) -> list[Score]:
+        context = context or RewardContext()
+        if self.missing:
+            raise RewardError(f"reward {self.name!r} needs param(s) {self.missing}; set them with with_params()")
+        if self.batched:
+            return self._score_batch(samples, context)
+        scores = []
+        for sample in samples:
+            try:
+                result = self.fn(**self._inputs_for(sample, context), **self.params)
+            except Exception as exc:
+                scores.append(exception_score(exc))
+                continue
+            scores.append(as_score(result, reward_name=self.name))
+        return scores
+
+    def _score_batch(self, samples: Sequence[Sample], context: RewardContext) -> list[Score]:
+        inputs = {"samples": list(samples), "context": context, "step": context.step}
+        try:
+            results = list(self.fn(**{n: inputs[n] for n in self._inputs}, **self.params))
+        except Exception as exc:
+            return [exception_score(exc) for _ in samples]
+        if len(results) != len(samples):
+            return [Score.error(f"{self.name} returned {len(results)} results for {len(samples)} samples")
+                    for _ in samples]
+        return [as_score(r, reward_name=self.name) for r in results]
+
+    def cache_key(self, context: RewardContext) -> str | None:
+        params = orjson.dumps(self.params, option=orjson.OPT_SORT_KEYS, default=repr).decode()
+        return f"{self.fn.__module__}:{self.fn.__qualname__}:{params}"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the underlying function directly, e.g. in a unit test."""
+        return self.fn(*args, **{**self.params, **kwargs})
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The module attribute is this object, not the raw function, so pickle by reference to it.
+        return (_rebuild_function_reward, (self.fn.__module__, self.fn.__qualname__, self.params))
+
+
+def _rebuild_function_reward(module: str, qualname: str, params: dict[str, Any]) -> FunctionReward:
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    if not isinstance(obj, FunctionReward):
+        raise RewardError(f"{module}:{qualname} is not a @reward function")
+    return obj.with_params(**params)
+
+
+def _params_model(name: str, signature: inspect.Signature) -> type[BaseModel]:
+    fields: dict[str, Any] = {}
+    for param in signature.parameters.values():
+        if param.kind is not param.KEYWORD_ONLY:
+            continue
+        annotation = Any if param.annotation is inspect.Parameter.empty else param.annotation
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[param.name] = (annotation, default)
+    model: type[BaseModel] = create_model(
+        f"{name}_params", __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True), **fields
+    )
+    return model
+
+
+def reward(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    batched: bool = False,
+    isolation: Literal["inline", "process"] = "process",
+) -> Any:
+    """Turn a plain typed function into a Reward.
+
+    ```python
+    @reward
+    def exact(completion: str, reference: str, *, strip: bool = True) -> float: ...
+
+    @reward(batched=True)
+    def relative_length(samples: list[Sample], *, scale: float = 1.0) -> list[float]: ...
+    ```
+    """
+
+    def wrap(func: Callable[..., Any]) -> FunctionReward:
+        return FunctionReward(func, name=name, batched=batched, isolation=isolation)
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def ensure_samples(items: Sequence[Sample | dict[str, Any]]) -> list[Sample]:
+    """Accept Samples or dicts with the same fields; a bad item raises naming its index and field."""
+    samples = []
+    for index, item in enumerate(items):
+        if isinstance(item, Sample):
+            samples.append(item)
+            continue
+        try:
+            samples.append(Sample.model_validate(item))
+        except ValidationError as exc:
+            loc, message = first_error(exc)
+            where = str(loc[0]) if loc else "?"
+            raise RewardError(f"sample {index}: field {where!r}: {message}") from None
+    return samples
+

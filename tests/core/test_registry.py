@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from rf_test_support import RF
+
+import rewardforge as rf
+from rewardforge import RewardError
+from rewardforge.core.registry import Registry, RewardEntry, default_registry
+from rewardforge.core.stack import parse_stack
+
+
+def test_builtins_load_with_their_sources() -> None:
+    registry = Registry.load(plugins=False)
+    assert {"exact_match", "regex_match"} <= set(registry.names())
+    assert registry.entries["exact_match"].source == "builtin"
+
+
+def test_unknown_reward_is_a_clear_error() -> None:
+    with pytest.raises(RewardError, match="unknown reward 'nope'"):
+        rf.resolve("nope")
+
+
+def test_registry_params_override_defaults_and_are_validated() -> None:
+    reward = default_registry().get("regex_match", {"pattern": "a+", "mode": "search"})
+    assert [s.value for s in reward.score([rf.Sample(completion="baa")])] == [1.0]
+    with pytest.raises(RewardError, match="invalid param 'mode'"):
+        default_registry().get("regex_match", {"pattern": "a", "mode": "sometimes"})
+
+
+def test_dotted_paths_work_where_names_do() -> None:
+    [verdict] = rf.score("rewardforge.rewards.basic:exact_match", [{"completion": "x", "reference": "x"}])
+    assert verdict.value == 1.0
+    [verdict] = rf.score("rf_test_rewards:sleepy", [{"completion": "x"}], params={"seconds": 0})
+    assert verdict.value == 1.0
+    with pytest.raises(RewardError, match="has no attribute"):
+        rf.resolve("rewardforge.rewards.basic:nothing_here")
+    with pytest.raises(RewardError, match="cannot import"):
+        rf.resolve("no_such_module_xyz:thing")
+
+
+def test_name_clash_reports_both_sources() -> None:
+    registry = Registry.load(plugins=False)
+    registry.add(RewardEntry(name="exact_match", target="elsewhere:thing", source="plugin other"))
+    assert registry.entries["exact_match"].source == "builtin"
+    assert "defined by builtin and by plugin other" in registry.clashes[0]
+
+
+def test_yaml_stack_with_weights_gate_and_schedule(tmp_path: Path) -> None:
+    stack_file = tmp_path / "stack.yaml"
+    stack_file.write_text(textwrap.dedent("""
+        name: graded
+        type: weighted_sum
+        components:
+          - name: gated_answer
+            reward:
+              type: gate
+              gate: {reward: regex_match, params: {pattern: "<answer>.*</answer>"}, name: fmt}
+              then: {reward: exact_match, name: answer}
+              otherwise: -1.0
+          - reward: rf_test_rewards:sleepy
+            name: late_bonus
+            weight: {at: 5, before: 0.0, after: 0.5}
+    """))
+    samples = [
+        {"completion": "<answer>x</answer>", "reference": "<answer>x</answer>"},
+        {"completion": "x", "reference": "x"},
+    ]
+    early = rf.score(stack_file, samples, step=0)
+    assert [v.value for v in early] == [1.0, -1.0]
+    assert early[0].components["gated_answer.fmt"] == 1.0 and early[0].components["gated_answer.answer"] == 1.0
+    late = rf.score(str(stack_file), samples, step=5)
+    assert [v.value for v in late] == [1.5, -0.5]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"type": "weighted_sum", "components": []}, "components"),
+        ({"type": "mean", "components": [{"reward": "exact_match"}]}, "type"),
+        ({"type": "weighted_sum", "components": [{"reward": "exact_match", "wieght": 2}]}, "wieght"),
+        ({"type": "weighted_sum", "components": [{"reward": "regex_match", "params": {"pattern": 3}}]}, "pattern"),
+    ],
+)
+def test_bad_stack_errors_name_the_problem(data: dict, message: str) -> None:
+    with pytest.raises(RewardError, match=message):
+        parse_stack(data)
+
+
+def test_missing_stack_file() -> None:
+    with pytest.raises(RewardError, match="not found"):
+        rf.resolve("does/not/exist.yaml")
+
+
+PLUGIN_PYPROJECT = """
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "rf-demo-plugin"
+version = "0.1.0"
+
+[tool.setuptools]
+packages = ["rf_demo_plugin"]
+
+[tool.setuptools.package-data]
+rf_demo_plugin = ["registry.yaml"]
+
+[project.entry-points."rewardforge.rewards"]
+shouty = "rf_demo_plugin.rewards:shouty"
+broken_plugin = "rf_demo_plugin.broken:thing"
+
+[project.entry-points."rewardforge.registries"]
+rf_demo_plugin = "rf_demo_plugin"
+"""
+
+PLUGIN_REWARDS = '''
+from rewardforge import reward
+
+@reward
+def shouty(completion: str, *, bonus: float = 0.0) -> float:
+    """1.0 for an all-caps completion."""
+    return float(completion.isupper()) + bonus
+'''
+
+PLUGIN_REGISTRY = """
+version: 1
+rewards:
+  - name: shouty_strict
+    target: rf_demo_plugin.rewards:shouty
+    params: {bonus: 0.5}
+    description: shouty with a bonus, from the plugin's own registry.yaml
+    golden:
+      - {completion: "HEY", expected: 1.5}
+      - {completion: "hey", expected: 0.5}
+  - name: exact_match
+    target: rf_demo_plugin.rewards:shouty
+    description: clashes with the built-in
+"""
+
+
+@pytest.mark.slow
+def test_plugin_package_is_built_installed_listed_and_scores(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    source = tmp_path / "plugin"
+    package = source / "rf_demo_plugin"
+    package.mkdir(parents=True)
+    (source / "pyproject.toml").write_text(PLUGIN_PYPROJECT)
+    (package / "__init__.py").write_text("")
+    (package / "rewards.py").write_text(PLUGIN_REWARDS)
+    (package / "broken.py").write_text("raise ImportError('this plugin is broken on purpose')\n")
+    (package / "registry.yaml").write_text(PLUGIN_REGISTRY)
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(source)],
+        check=True, capture_output=True,
+    )
+    env = {**cli_env, "PYTHONPATH": f"{target}:{cli_env['PYTHONPATH']}"}
+
+    listed = subprocess.run([*RF, "list"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "shouty" in listed.stdout and "shouty_strict" in listed.stdout and "rf-demo-plugin" in listed.stdout
+    assert "broken_plugin" in listed.stderr and "broken on purpose" in listed.stderr
+    assert "name clash" in listed.stderr and "exact_match" in listed.stderr
+
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"completion": "HELLO"}\n{"completion": "hello"}\n')
+    scored = subprocess.run([*RF, "score", "-r", "shouty", "-i", str(data), "-o", "-", "--param", "bonus=0.25"],
+                            env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert scored.returncode == 0, scored.stderr
+    assert '"reward":1.25' in scored.stdout and '"reward":0.25' in scored.stdout
+
+    tested = subprocess.run([*RF, "test", "shouty_strict"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "2/2" in tested.stdout
