@@ -6,7 +6,7 @@ naming the problem and exit with code 2.
 
 import typer
 
-from rewardforge.cli import catalog, check, demo, score
+from rewardforge.cli import catalog, check, demo, export, score
 
 app = typer.Typer(help="Reward functions and verifiers for LLM RL.", no_args_is_help=True, add_completion=False)
 app.command("list")(catalog.list_rewards)
@@ -14,5 +14,6 @@ app.command("show")(catalog.show)
 app.command("score")(score.score)
 app.command("test")(check.test)
 app.command("demo")(demo.demo)
+app.add_typer(export.app, name="export")
 
 __all__ = ["app"]
