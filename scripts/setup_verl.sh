@@ -21,7 +21,7 @@ echo "torch==2.13.0" > "$pins"
 quiet() { grep -v "^WARNING: Location" || true; }
 "$VENV/bin/python" -m pip install --quiet --upgrade pip 2>&1 | quiet
 "$VENV/bin/python" -m pip install --quiet "torch==2.13.0" 2>&1 | quiet
-"$VENV/bin/python" -m pip install --quiet -c "$pins" -e ".[verl,math]" 2>&1 | quiet
+"$VENV/bin/python" -m pip install --quiet -c "$pins" -e ".[verl]" 2>&1 | quiet
 "$VENV/bin/python" -c "import verl, torch, transformers, rewardforge; \
 print('verl', verl.__version__, '| torch', torch.__version__, '| transformers', transformers.__version__)"
 echo "$want" > "$STAMP"

@@ -61,34 +61,58 @@ def _cached(key: str, build: Any) -> BoundReward:
     return bound
 
 
-def _reward_map_entry(path: str, data_source: str) -> tuple[Any, dict[str, Any]]:
+_maps: dict[str, tuple[float, dict[str, Any]]] = {}
+
+
+def _load_map(path: str) -> dict[str, Any]:
+    """The data_source -> reward mapping, read again only when the file changes (verl calls per sample)."""
     try:
+        mtime = Path(path).stat().st_mtime
+        if path in _maps and _maps[path][0] == mtime:
+            return _maps[path][1]
         mapping = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RewardError(f"reward_map file not found: {path}") from None
-    if not isinstance(mapping, dict):
+    if not isinstance(mapping, dict) or not mapping:
         raise RewardError(f"reward_map {path}: expected a mapping data_source -> reward")
-    entry = mapping.get(data_source, mapping.get("default"))
-    if entry is None:
-        raise RewardError(f"reward_map {path}: no reward for data_source {data_source!r} and no `default`; "
-                          f"it maps {sorted(mapping)}")
-    if isinstance(entry, Mapping) and "reward" in entry:
-        return entry["reward"], dict(entry.get("params") or {})
-    return entry, {}
+    _maps[path] = (mtime, mapping)
+    return mapping
 
 
-def bound_reward(data_source: str, reward: Any = None, params: Any = None, reward_map: Any = None) -> BoundReward:
-    """The reward for one call: `reward=`/`params=`, else `reward_map=` by data_source, else the environment."""
+def _entry_reward(path: str, entry: Any) -> BoundReward:
+    spec, params = (entry["reward"], dict(entry.get("params") or {})) if isinstance(entry, Mapping) \
+        and "reward" in entry else (entry, {})
+    key = json.dumps(["map", path, plain(spec), params], sort_keys=True, default=str)
+    return _cached(key, lambda: BoundReward(plain(spec), params=params))
+
+
+def bound_reward(data_source: str, reward: Any = None, params: Any = None, reward_map: Any = None
+                 ) -> tuple[BoundReward, list[str]]:
+    """The reward for one call and the component keys every sample reports.
+
+    `reward=`/`params=`, else `reward_map=` by data_source (with a `default` entry), else the
+    environment. Under a map, the keys are the union over every mapped reward: verl stacks each
+    key over the whole batch, which mixes data sources.
+    """
     params = plain(params) if params is not None else {}
     if reward is not None:
         spec = plain(reward)
         key = json.dumps(["reward", spec, params], sort_keys=True, default=str)
-        return _cached(key, lambda: BoundReward(spec, params=params))
+        bound = _cached(key, lambda: BoundReward(spec, params=params))
+        return bound, bound.component_names()
     if reward_map is not None:
-        entry, entry_params = _reward_map_entry(str(reward_map), str(data_source))
-        key = json.dumps(["map", str(reward_map), plain(entry), entry_params], sort_keys=True, default=str)
-        return _cached(key, lambda: BoundReward(plain(entry), params=entry_params))
-    return _cached("env", lambda: reward_from_env("verl compute_score"))
+        path = str(reward_map)
+        mapping = _load_map(path)
+        entry = mapping.get(str(data_source), mapping.get("default"))
+        if entry is None:
+            raise RewardError(f"reward_map {path}: no reward for data_source {data_source!r} and no `default`; "
+                              f"it maps {sorted(mapping)}")
+        keys: dict[str, None] = {}
+        for each in mapping.values():
+            keys.update(dict.fromkeys(_entry_reward(path, each).component_names()))
+        return _entry_reward(path, entry), list(keys)
+    bound = _cached("env", lambda: reward_from_env("verl compute_score"))
+    return bound, bound.component_names()
 
 
 def to_sample(data_source: str, solution_str: str, ground_truth: Any, extra_info: Any,
@@ -102,11 +126,12 @@ def to_sample(data_source: str, solution_str: str, ground_truth: Any, extra_info
                   reference=plain(ground_truth), metadata=metadata)
 
 
-def to_result(bound: BoundReward, score: Score, on_skipped: Any, on_error: Any) -> dict[str, float]:
+def to_result(bound: BoundReward, components: list[str], score: Score, on_skipped: Any, on_error: Any
+              ) -> dict[str, float]:
     policy = StatusPolicy.make(on_skipped, on_error, allow_none=False, trainer="verl")
     value = policy.values([score], reward_name=bound.name)[0]
     assert value is not None
-    return sample_record(score, value, bound.component_names())
+    return sample_record(score, value, components)
 
 
 def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_info: Any = None, *,
@@ -114,9 +139,9 @@ def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_
                   on_skipped: Any = 0.0, on_error: Any = 0.0, prompt_key: str | None = None,
                   **kwargs: Any) -> dict[str, float]:
     """verl's `compute_score`: one sample in, `{"score": float, components..., rf_ok/rf_skipped/rf_error}` out."""
-    bound = bound_reward(data_source, reward, params, reward_map)
+    bound, components = bound_reward(data_source, reward, params, reward_map)
     [score] = bound.score([to_sample(data_source, solution_str, ground_truth, extra_info, prompt_key)])
-    return to_result(bound, score, on_skipped, on_error)
+    return to_result(bound, components, score, on_skipped, on_error)
 
 
 async def acompute_score(data_source: str, solution_str: str, ground_truth: Any, extra_info: Any = None, *,
@@ -125,6 +150,6 @@ async def acompute_score(data_source: str, solution_str: str, ground_truth: Any,
                          **kwargs: Any) -> dict[str, float]:
     """The async twin: verl awaits it on its reward loop, which it never blocks (resolving a
     reward the first time reads files and imports modules, so that runs on a thread)."""
-    bound = await asyncio.to_thread(bound_reward, data_source, reward, params, reward_map)
+    bound, components = await asyncio.to_thread(bound_reward, data_source, reward, params, reward_map)
     [score] = await bound.ascore([to_sample(data_source, solution_str, ground_truth, extra_info, prompt_key)])
-    return to_result(bound, score, on_skipped, on_error)
+    return to_result(bound, components, score, on_skipped, on_error)
