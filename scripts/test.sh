@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/setup_sandbox.sh
 bash scripts/setup_docker.sh
+bash scripts/setup_verl.sh && bash scripts/setup_openrlhf.sh   # trainers with their own pins
 .venv/bin/python -m pytest "$@"

@@ -53,22 +53,35 @@ def strip_tokens(text: str, special_tokens: Sequence[str] = DEFAULT_SPECIAL_TOKE
     return text
 
 
+def _end_ignoring_space(text: str, prefix: str) -> int | None:
+    """Where `prefix` ends inside `text` when whitespace is ignored on both sides, or None.
+
+    A decode of prompt + response tokens need not reproduce the prompt string byte for byte
+    (word-level tokenizers join with spaces, some normalise newlines).
+    """
+    target = "".join(prefix.split())
+    if not target:
+        return 0
+    positions = [i for i, char in enumerate(text) if not char.isspace()]
+    at = "".join(text[i] for i in positions).find(target)
+    return positions[at + len(target) - 1] + 1 if at >= 0 else None
+
+
 def response_from_query(query: str, prompt: str, special_tokens: Sequence[str] = DEFAULT_SPECIAL_TOKENS
                         ) -> str | None:
-    """The response inside a query: what follows the prompt, without special tokens.
+    """The response inside a query: what follows the prompt, without special tokens or outer whitespace.
 
-    The prompt is looked for as given, then with special tokens removed from both (a tokenizer may
-    add a BOS the prompt string lacks). None when it is not found: the query then cannot be split
-    honestly, and judging the prompt's text as the answer would reward whatever the prompt says.
+    The prompt is looked for as given, then with special tokens removed from both and whitespace
+    ignored (a tokenizer may add a BOS the prompt string lacks, or respace the text). None when it
+    is not found: the query then cannot be split honestly, and judging the prompt's text as the
+    answer would reward whatever the prompt says.
     """
-    if not prompt:
-        return strip_tokens(query, special_tokens)
-    at = query.find(prompt)
+    at = query.find(prompt) if prompt else 0
     if at >= 0:
-        return strip_tokens(query[at + len(prompt):], special_tokens)
-    bare_query, bare_prompt = strip_tokens(query, special_tokens), strip_tokens(prompt, special_tokens)
-    at = bare_query.find(bare_prompt)
-    return bare_query[at + len(bare_prompt):] if at >= 0 and bare_prompt else None
+        return strip_tokens(query[at + len(prompt):], special_tokens).strip()
+    bare_query = strip_tokens(query, special_tokens)
+    end = _end_ignoring_space(bare_query, strip_tokens(prompt, special_tokens))
+    return bare_query[end:].strip() if end is not None else None
 
 
 def request_samples(queries: Sequence[str], prompts: Sequence[Any], labels: Sequence[Any] | None, *,
