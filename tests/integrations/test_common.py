@@ -14,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import pytest
+from rf_integration_support import DATA, call
 
 import rewardforge as rf
 from rewardforge.integrations import (
@@ -27,7 +28,6 @@ from rewardforge.integrations import (
     to_trl_components,
 )
 from rewardforge.integrations.common import FieldMap, last_assistant_text, make_sample
-from rf_integration_support import DATA, call
 
 STACK = str(DATA / "qa_stack.yaml")
 OK, SKIPPED, ERROR = rf.Score.of(0.5), rf.Score.skipped("no gold"), rf.Score.error("judge down")
@@ -137,7 +137,7 @@ def test_trl_raise_policy_and_schedule() -> None:
     assert funcs[0](["q"], ["a"], answer=["a"], trainer_state=early) == [None], "off before step 10: not computed"
     assert funcs[0](["q"], ["a"], answer=["a"], trainer_state=late) == [2.0]
     with pytest.raises(rf.RewardError, match="splits a weighted_sum; 'gate' is a Gate"):
-        to_trl_components(rf.gate(rf.resolve("exact_match"), rf.resolve("exact_match")))
+        to_trl_components(rf.gate(rf.resolve("regex_match", {"pattern": "a"}), rf.resolve("exact_match")))
 
 
 def test_adapters_survive_a_pickle_round_trip_into_a_spawned_process() -> None:

@@ -24,11 +24,12 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-import rewardforge as rf  # noqa: E402
-from rewardforge.integrations.openrlhf import request_samples, response_from_query, to_response  # noqa: E402
-from rewardforge.integrations.common import StatusPolicy  # noqa: E402
 from rf_integration_support import DATA, word_tokenizer  # noqa: E402
 from rf_test_support import RF  # noqa: E402
+
+import rewardforge as rf  # noqa: E402
+from rewardforge.integrations.common import StatusPolicy  # noqa: E402
+from rewardforge.integrations.openrlhf import request_samples, response_from_query, to_response  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 OPENRLHF = ROOT / ".venv-openrlhf"

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from rf_integration_support import DATA
 
 import rewardforge as rf
 from rewardforge.integrations import ScoreStatusError, to_slime
 from rewardforge.integrations.slime import to_sample
-from rf_integration_support import DATA
 
 STACK = str(DATA / "qa_stack.yaml")
 

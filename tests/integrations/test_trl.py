@@ -14,10 +14,11 @@ import pytest
 trl = pytest.importorskip("trl", reason="the TRL tests need trl (in the dev extra)")
 datasets = pytest.importorskip("datasets")
 
+from rf_integration_support import DATA, random_causal_lm, word_tokenizer  # noqa: E402
+
 import rewardforge as rf  # noqa: E402
 from rewardforge.integrations import to_trl, to_trl_components  # noqa: E402
 from rewardforge.integrations.common import last_assistant_text  # noqa: E402
-from rf_integration_support import DATA, random_causal_lm, word_tokenizer  # noqa: E402
 
 pytestmark = pytest.mark.slow  # two real training steps per case
 
@@ -71,12 +72,12 @@ def same(used: float, expected: float | None) -> bool:
     return not math.isnan(used) and abs(used - expected) < 1e-5
 
 
-def assert_rewards_match(trainer: Any, columns: list[tuple[str, Callable[[dict[str, Any]], Any]]]) -> None:
+def assert_rewards_match(trainer: Any, columns: list[tuple[Any, dict[str, Any]]]) -> None:
     """Every reward TRL used equals rf.score on the same completion and row: NaN exactly where skipped."""
     assert len(trainer.calls) == 2, "two training steps, two reward calls"
     for call in trainer.calls:
         for column, (reward, params) in enumerate(columns):
-            samples = [{"prompt": p if isinstance(p, str) else p, "completion": last_assistant_text(c),
+            samples = [{"prompt": p, "completion": last_assistant_text(c),
                         "reference": row["answer"]} for p, c, row in zip(call["prompts"], call["completions"],
                                                                         call["inputs"], strict=True)]
             scores = rf.score(reward, samples, **params)

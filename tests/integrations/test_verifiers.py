@@ -11,15 +11,15 @@ import pytest
 
 vf = pytest.importorskip("verifiers.v1", reason="the verifiers tests need verifiers >= 0.4 (in the dev extra)")
 
-import rewardforge as rf  # noqa: E402
 from rf_integration_support import DATA  # noqa: E402
-
 from verifiers.v1.configs.agent import AgentConfig  # noqa: E402
 from verifiers.v1.configs.task import RewardFunctionConfig, TaskConfig  # noqa: E402
 from verifiers.v1.graph import MessageNode  # noqa: E402
 from verifiers.v1.task import Task, WireTaskData  # noqa: E402
 from verifiers.v1.trace import AgentInfo, Trace, TraceTask  # noqa: E402
 from verifiers.v1.types import AssistantMessage, ToolMessage, UserMessage  # noqa: E402
+
+import rewardforge as rf  # noqa: E402
 
 PLUGGED = str(DATA / "vf_rewards.py")
 

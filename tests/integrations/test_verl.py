@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rf_integration_support import DATA
 
 import rewardforge as rf
-from rf_integration_support import DATA
 
 pytestmark = pytest.mark.slow  # one run of verl's import chain in its own interpreter
 
