@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything the tests need and run the whole suite:
-#   Python deps (.venv), bubblewrap for the local sandbox, a Docker engine and the sandbox image.
+#   Python deps (.venv), bubblewrap for the local sandbox, a Docker engine and the sandbox image,
+#   and the trainers that pin their own dependencies (verl in .venv-verl, OpenRLHF in .venv-openrlhf).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

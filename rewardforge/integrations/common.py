@@ -401,11 +401,3 @@ def check_component_names(components: Sequence[str]) -> None:
     clash = sorted(set(components) & reserved)
     if clash:
         raise RewardError(f"component name(s) {clash} clash with the keys adapters report; rename them")
-
-
-def log_not_ok(name: str, scores: Sequence[Score]) -> None:
-    """A warning naming the commonest reason, when a batch had skipped or errored samples."""
-    bad = [s for s in scores if not s.ok]
-    if bad:
-        logger.warning("reward %r: %d of %d samples not ok (first: %s: %s)", name, len(bad), len(scores),
-                       bad[0].status, bad[0].reason)

@@ -126,3 +126,14 @@ def test_export_refuses_a_bad_reward_with_one_line(tmp_path: Path) -> None:
     done = subprocess.run([*RF, "export", "openrlhf", "--reward", "no_such_reward", "-o", str(tmp_path / "r.py")],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "no_such_reward" in done.stderr and not (tmp_path / "r.py").exists()
+
+
+def test_the_module_itself_is_a_reward_file_named_by_the_environment(openrlhf: Any,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import rewardforge.integrations.openrlhf as module
+
+    monkeypatch.setenv("REWARDFORGE_REWARD", "exact_match")
+    monkeypatch.setenv("REWARDFORGE_PARAMS", '{"case_sensitive": true}')
+    executor = openrlhf.agent.SingleTurnAgentExecutor(remote_rm_url=module.__file__)
+    reply = executor.reward_func(["Q: Paris</s>", "Q: paris</s>"], ["Q:", "Q:"], ["Paris", "Paris"])
+    assert reply["rewards"].tolist() == [1.0, 0.0], "case_sensitive came from REWARDFORGE_PARAMS"
