@@ -97,8 +97,8 @@ def openrlhf(
                                timeout=timeout)
     except (RewardError, ValueError) as exc:
         fail(str(exc))
-    text = TEMPLATE.format(name=built.bound.name, path=output.resolve(), spec=pprint.pformat(spec, indent=4),
-                           params=pprint.pformat(params), on_skipped=policies[0], on_error=policies[1],
+    text = TEMPLATE.format(name=built.bound.name, path=output.resolve(), spec=pprint.pformat(spec, indent=4, sort_dicts=False),
+                           params=pprint.pformat(params, sort_dicts=False), on_skipped=policies[0], on_error=policies[1],
                            tokens=pprint.pformat(list(tokens), compact=True, width=100),
                            label_format=label_format, timeout=timeout)
     _write_atomically(output, text)
