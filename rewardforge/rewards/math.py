@@ -1,9 +1,18 @@
 """Math rewards: `math_equivalence` (is the final answer right?) and `numeric_closeness` (how close?).
 
-Both are thin policies over `verifiers.math` (extraction, then equivalence). They are `isolation="inline"`:
-cheap layers run in the caller's process with hard size limits, and only sympy work goes to the
-shared killable worker pool with a per-comparison deadline (`context.timeout`, else the `timeout`
-param), so the engine need not wrap them in a worker of their own.
+Both are thin policies over `verifiers.math`: the gold parser, the extraction rules with the final-
+answer policy, and the comparison layers. They are `isolation="inline"`: cheap layers run in the
+caller's process with hard size limits, and only sympy work goes to the shared killable worker pool
+with a per-comparison deadline (`context.timeout`, else the `timeout` param), so the engine need not
+wrap them in a worker of their own. One sample that cannot be compared (too large, undefined, a
+timeout) is an `error` for that sample only.
+
+How several answers in the final statement are judged (`on_conflict`, for a single-valued gold):
+`all` (default) needs every one of them to equal the gold, so one value restated ("1/2, i.e. 0.5")
+passes and a spray or a hedge ("2 or 3", `\\boxed{1} \\boxed{2}`, "maybe 10, 20, 72") fails; `last`
+judges only the last; `refuse` scores any two different answers `incorrect`. A gold with several
+values ("1, 2", `\\{1, 2\\}`, a union of intervals) is compared with all of them together, so
+"x = 1 or x = 2" answers the gold "1, 2".
 
 They score a whole list of samples at once: distinct (gold, answer) pairs are compared once, and
 verdicts are cached across calls, because GRPO groups repeat the same final answers.
@@ -19,26 +28,30 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rewardforge.core.types import BaseReward, RewardContext, Sample, Score, validate_params
-from rewardforge.verifiers.math.equivalence import (
+from rewardforge.verifiers.math import (
+    DEFAULT_RULES,
     DEFAULT_TIMEOUT,
+    Extraction,
+    Gold,
     MathSettings,
     Verdict,
-    gold_answer,
-    numbers_equal,
-    read_number,
-    readings,
+    check_rules,
+    extract_answer,
+    parse_gold,
     verify_many,
 )
-from rewardforge.verifiers.math.extract import DEFAULT_RULES, Extraction, check_rules, extract_answer
-from rewardforge.verifiers.math.normalize import normalize
-from rewardforge.verifiers.math.numeric import TooLarge, Undefined
-from rewardforge.verifiers.math.structural import parse_structure
+from rewardforge.verifiers.math.normalize import canonical
+from rewardforge.verifiers.math.numeric import NumericError
+from rewardforge.verifiers.math.quantities import numbers_equal, read_number, readings, relative_error
+from rewardforge.verifiers.math.relations import has_relation
 
 
 class _CommonParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     rules: tuple[str, ...] = Field(DEFAULT_RULES, description="extraction rules, highest priority first")
+    think: Literal["skip", "include"] = Field(
+        "skip", description="`skip`: answers inside <think>...</think> are working, not commitments")
     rel_tol: float = Field(1e-6, ge=0.0, lt=1.0, description="relative tolerance for rounded values")
 
     @field_validator("rules", mode="before")
@@ -53,8 +66,8 @@ class MathEquivalenceParams(_CommonParams):
     on_conflict: Literal["all", "last", "refuse"] = Field(
         "all",
         description=(
-            "several distinct final answers: `all` must each equal the gold (one value in two spellings "
-            "passes, a spray of candidates does not), `last` judges only the last, `refuse` scores `incorrect`"
+            "several distinct answers in the final statement: `all` must each equal the gold (one value in two "
+            "spellings passes, a spray or hedge does not), `last` judges only the last, `refuse` scores `incorrect`"
         ),
     )
     symbolic: bool = Field(True, description="use the sympy layer for what cheaper layers cannot decide")
@@ -95,22 +108,31 @@ def _rebuild(cls: type[_ParamsReward], params: dict[str, Any]) -> _ParamsReward:
     return cls(**params)
 
 
-def _gold_of(sample: Sample) -> str | None:
-    reference = sample.reference
-    if reference is None or isinstance(reference, bool) or not isinstance(reference, str | int | float):
-        return None
-    text = gold_answer(str(reference))
-    return text or None
-
-
 def _extraction_info(found: Extraction) -> dict[str, Any]:
     return {"extracted": found.text, "rule": found.rule, "candidates": list(found.candidates)}
 
 
-def _multi_valued(gold: str) -> bool:
-    """A gold with several values (`2, 3`, `x=2 or x=3`) makes several answers legitimate."""
-    normalised = normalize(gold)
-    return parse_structure(normalised) is not None or " or " in gold or "\\text{or}" in normalised
+def _join(parts: Sequence[str]) -> str:
+    """Several answers as one: conditions are alternatives (a union), values a list."""
+    if all(has_relation(canonical(p)) for p in parts):
+        return " \\lor ".join(parts)
+    return ", ".join(parts)
+
+
+def answers_to_check(found: Extraction, gold: Gold, on_conflict: str) -> tuple[str, ...] | None:
+    """What must equal the gold: one answer, or each of several (`on_conflict=all`); None: refused."""
+    if gold.arity > 1:
+        parts = found.parts
+        if len(parts) < gold.arity <= len(found.linked):
+            parts = found.linked[-gold.arity :]
+        return (_join(parts),) if len(parts) > 1 else (found.text,)
+    if not found.conflicting:
+        return (found.parts[0],) if found.parts else (found.text,)
+    if on_conflict == "refuse":
+        return None
+    if on_conflict == "last":
+        return (found.parts[-1],)
+    return found.candidates
 
 
 class MathEquivalence(_ParamsReward):
@@ -118,9 +140,10 @@ class MathEquivalence(_ParamsReward):
 
     Gold-first: the gold (the reference, or its last `\\boxed{}` / `####` answer) decides how the
     answer is read. A gold that cannot be parsed gives `skipped`; an answer that cannot be
-    compared safely (too large, undefined, sympy timeout) gives `error`, never a silent 0.
-    `Score.info` has the extracted answer, the rule that found it, the parsed gold and the layer
-    that decided.
+    compared safely (too large, undefined, sympy timeout) gives `error`, never a silent 0; a
+    completion with no committed answer (none found, empty, cut off, retracted) scores `incorrect`
+    with the reason. `Score.info` has the extracted answer, the rule that found it, the parsed gold
+    and the layer that decided.
     """
 
     name = "math_equivalence"
@@ -138,37 +161,41 @@ class MathEquivalence(_ParamsReward):
         # (sample index, gold, the answers that must all equal it, info)
         to_verify: list[tuple[int, str, tuple[str, ...], dict[str, Any]]] = []
         for index, sample in enumerate(samples):
-            gold = _gold_of(sample)
-            if gold is None:
-                scores[index] = Score.skipped("no usable reference answer (need a string or a number)")
-                continue
-            found = extract_answer(sample.completion_text, self.config.rules)
-            if found is None:
-                scores[index] = Score.of(self.config.incorrect, reason="no final answer found",
-                                         info={"extracted": None, "gold": gold})
-                continue
-            info = _extraction_info(found)
-            answers: tuple[str, ...] = (found.text,)
-            if found.conflicting:
-                if self.config.on_conflict == "refuse" and not _multi_valued(gold):
-                    scores[index] = Score.of(self.config.incorrect, reason="conflicting final answers",
-                                             info={**info, "gold": gold})
-                    continue
-                # Separate final statements (\boxed{1} ... \boxed{3}) must each be right under `all`; one
-                # statement offering alternatives ("x=2 or x=3") is judged whole, which only a
-                # multi-valued gold can match.
-                if self.config.on_conflict == "all" and found.statements > 1:
-                    answers = found.candidates
-            to_verify.append((index, gold, answers, info))
+            planned = self._plan(sample)
+            if isinstance(planned, Score):
+                scores[index] = planned
+            else:
+                to_verify.append((index, *planned))
         pairs = [(gold, answer) for _, gold, answers, _ in to_verify for answer in answers]
         verdicts = iter(verify_many(pairs, settings))
-        for index, gold, answers, info in to_verify:
+        for index, _, answers, info in to_verify:
             own = [next(verdicts) for _ in answers]
             decided = _all_of(own)
             if len(answers) > 1 and decided.status == "ok" and not decided.equal:
                 decided = replace(decided, reason=f"one of several final answers ({decided.answer}) is wrong")
-            scores[index] = self._score_of(decided, {**info, "gold": gold})
+            scores[index] = self._score_of(decided, info)
         return [s for s in scores if s is not None]
+
+    def _plan(self, sample: Sample) -> Score | tuple[str, tuple[str, ...], dict[str, Any]]:
+        """Gold and extraction for one sample: a finished Score, or what to compare."""
+        try:
+            gold = parse_gold(sample.reference)
+            if gold is None:
+                return Score.skipped("no usable reference answer (need a string or a number)")
+            found = extract_answer(sample.completion_text, self.config.rules, think=self.config.think,
+                                   choice=gold.choice is not None)
+        except (RecursionError, MemoryError, ValueError) as exc:
+            return Score.error(f"cannot read this sample: {type(exc).__name__}: {str(exc)[:200]}")
+        info: dict[str, Any] = {"gold": gold.text}
+        if found is None:
+            return Score.of(self.config.incorrect, reason="no final answer found", info={**info, "extracted": None})
+        info.update(_extraction_info(found))
+        if found.problem:
+            return Score.of(self.config.incorrect, reason=found.problem, info=info)
+        answers = answers_to_check(found, gold, self.config.on_conflict)
+        if answers is None:
+            return Score.of(self.config.incorrect, reason="conflicting final answers", info=info)
+        return gold.text, answers, info
 
     def _score_of(self, verdict: Verdict, info: dict[str, Any]) -> Score:
         info = {**info, **verdict.to_info()}
@@ -193,8 +220,9 @@ class NumericCloseness(_ParamsReward):
 
     `exact` when equal within `rel_tol`; otherwise `near * (1 - err / near_rel)` while the relative
     error `err` is below `near_rel`; `far` beyond that, for a non-numeric answer, or for several
-    different final answers (a spray of guesses); `missing` when no answer is found. A gold that is not a number gives `skipped`; an answer too large or undefined
-    gives `error`. No sympy: this reward never leaves the caller's process.
+    different final answers (a spray of guesses); `missing` when no answer is found. A gold that is
+    not a number gives `skipped`; an answer too large or undefined gives `error`. No sympy: this
+    reward never leaves the caller's process.
     """
 
     name = "numeric_closeness"
@@ -205,52 +233,37 @@ class NumericCloseness(_ParamsReward):
         return [self._one(sample) for sample in samples]
 
     def _one(self, sample: Sample) -> Score:
-        gold = _gold_of(sample)
+        gold = parse_gold(sample.reference)
         if gold is None:
             return Score.skipped("no usable reference answer (need a string or a number)")
         try:
-            gold_value = read_number(gold)
-        except (TooLarge, Undefined) as exc:
+            gold_value = read_number(canonical(gold.text))
+        except NumericError as exc:
             return Score.skipped(f"gold is not a usable number: {exc}")
         if gold_value is None:
-            return Score.skipped(f"gold {gold!r} is not a number")
-        found = extract_answer(sample.completion_text, self.config.rules)
-        if found is None:
-            return Score.of(self.config.missing, reason="no final answer found", info={"extracted": None})
-        info = {**_extraction_info(found), "gold": gold}
+            return Score.skipped(f"gold {gold.text!r} is not a number")
+        found = extract_answer(sample.completion_text, self.config.rules, think=self.config.think)
+        if found is None or found.problem:
+            reason = found.problem if found is not None and found.problem else "no final answer found"
+            return Score.of(self.config.missing, reason=reason, info={"extracted": None})
+        info = {**_extraction_info(found), "gold": gold.text}
         try:
-            answer_value = read_number(found.text)
-        except (TooLarge, Undefined) as exc:
+            values = [read_number(canonical(part)) for part in found.candidates or (found.text,)]
+        except NumericError as exc:
             return Score.error(f"answer {exc}", info=info)
-        if answer_value is None:
+        if any(v is None for v in values):
             return Score.of(self.config.far, reason="answer is not a number", info=info)
-        if found.conflicting and not self._agree(found.candidates, answer_value):
+        answer_value = values[-1]
+        assert answer_value is not None
+        if any(not numbers_equal(answer_value, v, self.config.rel_tol) for v in values if v is not None):
             return Score.of(self.config.far, reason="several different final answers", info=info)
-        error = min(relative_error(g.approx, a.approx) for g in readings(gold_value) for a in readings(answer_value))
+        error = min(relative_error(g, a) for g in readings(gold_value) for a in readings(answer_value))
         info["relative_error"] = error
         if numbers_equal(gold_value, answer_value, self.config.rel_tol):
             return Score.of(self.config.exact, info=info)
         if error < self.config.near_rel:
             return Score.of(self.config.near * (1.0 - error / self.config.near_rel), info=info)
         return Score.of(self.config.far, info=info)
-
-    def _agree(self, candidates: tuple[str, ...], last: Any) -> bool:
-        """Whether every candidate final answer is the same number as the last (a spray is not)."""
-        for text in candidates:
-            try:
-                value = read_number(text)
-            except (TooLarge, Undefined):
-                return False
-            if value is None or not numbers_equal(last, value, self.config.rel_tol):
-                return False
-        return True
-
-
-def relative_error(gold: float, answer: float) -> float:
-    """|answer - gold| / |gold|, with an exact 0 gold treated as scale 1 (no division by zero)."""
-    if gold != gold or answer != answer or abs(answer) == float("inf") or abs(gold) == float("inf"):
-        return float("inf")
-    return abs(answer - gold) / (abs(gold) or 1.0)
 
 
 math_equivalence = MathEquivalence()

@@ -1,24 +1,30 @@
 """Math equivalence: is this answer the same as that gold answer? Layers, cheapest first.
 
-1. `string`: the normalised spellings are equal (`\\text{13}` vs `13`, `**73**` vs `73`);
-2. `numeric`: both read as numbers (units, currency, `%`, thousands separators, decimal commas,
-   fractions, mixed numbers, scientific notation), exact for rationals, `rel_tol` for decimals;
-   then `identity`: expressions in variables (`(x+1)^2` vs `x^2+2x+1`) evaluated exactly at random
-   rational points (see `identity.py`), still without sympy;
+1. `string`: the canonical spellings are equal (`\\text{13}` vs `13`, `x \\lt 3` vs `x < 3`), a choice
+   letter against a choice letter (`\\textbf{(E)}\\ 12` is E), words against words;
+2. `numeric`: both read as numbers (`quantities.py`: units, currency, percent, thousands separators,
+   decimal commas, number and scale words, Roman numerals against numbers), exact for rationals,
+   `rel_tol` only for rounded or float-computed values; then `identity`: expressions in variables
+   (`(x+1)^2` vs `x^2+2x+1`) evaluated exactly at random rational points, still without sympy;
 3. `structural`: tuples, intervals, sets, lists, matrices, element by element with layers 1-2;
+   relations and interval sets (`x \\ge 5` vs `[5, \\infty)`, "x < -2 or x > 2" vs a union);
 4. `symbolic`: sympy in a killable worker (`shared_pool().call(..., timeout=...)`), only for what
-   layers 1-3 leave undecided.
+   layers 1-3 leave undecided (equations, relations between expressions, exotic forms).
 
-Gold-first semantics: the gold answer is parsed first and decides how the answer is read and
-compared. A numeric gold makes `3,5` a decimal comma, a list gold makes it the list (3, 5); a gold
-`(a, b)` needs the same brackets and order; a gold set or bare list accepts any order; a gold with
-units or `%` is compared by value (`50%` matches `50` and `0.5`); a gold `x = 5` asks for the value
-5. The gold is never judged: when it cannot be parsed the verdict is `skipped`, not a 0.
+Before comparing, both sides are READ (`labels.py`): a label (`y =`, `f(x) =`, `k =`) names the
+answer and its value is compared; a chain (`x = 5+5+1 = 11`) is judged on its last value; an
+equation between expressions is compared as an equation and never equals a bare value. An
+antiderivative gold with `+ C` accepts any answer that differs from it by a constant.
+
+Gold-first semantics: the gold decides how the answer is read. A numeric gold makes `3,5` a decimal
+comma, a list gold makes it the list (3, 5); a gold `(a, b)` needs the same brackets and order; a
+gold set or bare list accepts any order; a gold with units or `%` is compared by value. The gold is
+never judged: when it cannot be parsed the verdict is `skipped`, not a 0.
 
 Layers 1-3 are pure Python with hard size limits and run in the caller's process; an answer that
-is too large to evaluate (a power tower, `9!!!!!!!!`, a 1 MB answer) or undefined (`\\frac{1}{0}`,
-NaN) is an `error` verdict with a reason, decided in microseconds. Verdicts are cached by
-(gold, answer, settings): GRPO groups repeat the same final answers.
+is too large to evaluate (a power tower, `(10^{400})!`, a 1 MB answer) or undefined (`\\frac{1}{0}`)
+is an `error` verdict with a reason, decided in microseconds, and concerns that answer only. Verdicts
+are cached by (gold, answer, settings): GRPO groups repeat the same final answers.
 """
 
 from __future__ import annotations
@@ -29,28 +35,27 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Literal
 
-from rewardforge.verifiers.math.extract import extract_answer
+from rewardforge.verifiers.math.extract import MAX_ANSWER_CHARS
 from rewardforge.verifiers.math.identity import identity_equal
-from rewardforge.verifiers.math.normalize import normalize
-from rewardforge.verifiers.math.numeric import (
-    NotNumeric,
+from rewardforge.verifiers.math.labels import read
+from rewardforge.verifiers.math.normalize import canonical, normalize, squeeze
+from rewardforge.verifiers.math.numeric import NumericError, TooLarge, Undefined
+from rewardforge.verifiers.math.quantities import (
+    UNAMBIGUOUS_DECIMAL_COMMA,
     Number,
-    TooLarge,
-    Undefined,
-    close,
-    parse_number,
-    strip_units,
+    numbers_equal,
+    read_number,
 )
-from rewardforge.verifiers.math.structural import Structure, compare_structures, parse_structure
+from rewardforge.verifiers.math.relations import IntervalSet, as_set, has_relation
+from rewardforge.verifiers.math.structural import as_values, compare_structures, parse_structure
+from rewardforge.verifiers.math.words import roman_to_int
 
 Layer = Literal["string", "numeric", "identity", "structural", "symbolic"]
 VerdictStatus = Literal["ok", "skipped", "error"]
 
 DEFAULT_TIMEOUT = 3.0
-MAX_ANSWER_CHARS = 2_000
 MAX_BRACE_DEPTH = 64
 
 
@@ -86,32 +91,28 @@ class _GoldUnusable(Exception):
     """The gold cannot be parsed; becomes a `skipped` verdict."""
 
 
-def gold_answer(reference: str) -> str:
-    """The gold answer inside a reference: its last `\\boxed{}` or GSM8K `####`, else the whole text."""
-    found = extract_answer(reference, ("boxed", "gsm8k")) if ("\\boxed" in reference or "####" in reference) else None
-    return found.text if found else reference.strip()
-
-
 def describe_gold(gold: str) -> str:
     """How the cheap layers read the gold, for `Score.info`: a value, a structure, or a spelling."""
+    reading = read(canonical(gold))
     try:
-        value = read_number(gold)
-    except (TooLarge, Undefined, ValueError):
+        value = read_number(reading.value) if not reading.equation else None
+    except NumericError:
         value = None
     if value is not None:
-        try:
-            shown = str(value.exact) if value.exact is not None else repr(value.approx)
-        except ValueError:  # more digits than Python will print
+        exact = value.exact
+        if exact is not None and max(exact.numerator.bit_length(), exact.denominator.bit_length()) < 600:
+            shown = str(exact)
+        elif exact is not None:
+            shown = f"a rational of {max(exact.numerator.bit_length(), exact.denominator.bit_length())} bits"
+        else:
             shown = f"~{value.approx:.6g}"
-        return (shown[:200] + ("%" if value.percent else "")) if len(shown) <= 200 else f"~{value.approx:.6g}"
-    normalised = normalize(gold)
-    structure = parse_structure(normalised)
+        return shown + ("%" if value.percent else "")
+    normalised = squeeze(reading.value)
+    try:
+        structure = parse_structure(normalised)
+    except ValueError:
+        structure = None
     return f"{structure.kind} {normalised}" if structure else normalised
-
-
-def is_equation(gold: str) -> bool:
-    """A gold like `x + y = 3` is an equation to match as a whole; `x = 5` only asks for 5."""
-    return "=" in normalize(gold)
 
 
 def _brace_depth(text: str) -> int:
@@ -125,40 +126,179 @@ def _brace_depth(text: str) -> int:
     return deepest
 
 
-def _check_answer_size(answer: str) -> None:
+def _check_size(answer: str) -> None:
     if len(answer) > MAX_ANSWER_CHARS:
         raise _Refused(f"answer too long to compare ({len(answer)} chars > {MAX_ANSWER_CHARS})")
     if _brace_depth(answer) > MAX_BRACE_DEPTH:
         raise _Refused(f"answer nested deeper than {MAX_BRACE_DEPTH} brackets")
 
 
-def read_number(raw: str) -> Number | None:
-    """The value of a (raw) answer with units and currency removed; None when not arithmetic."""
-    text, percent = strip_units(raw)
-    try:
-        value = parse_number(normalize(text))
-    except NotNumeric:
-        return None
-    except RecursionError:
-        raise TooLarge("expression nested too deeply") from None
-    return Number(value.exact, value.approx, value.inexact, percent) if percent else value
+_CHOICE = re.compile(r"^\(?([A-J])\)?$")
+_CHOICE_IN_ANSWER = re.compile(r"^(?:option|choice)?\s?\(?([A-J])\)?(?:[\s.:)]|$)", re.IGNORECASE)
+_TEXT_ANSWER = re.compile(r"^(?=.*[^\W\d_]{3})[^\W\d_ ]+(?: [^\W\d_]+)*$")
+_CONSTANT = re.compile(r"\s?([+-])\s?(?:C|K|c|C_\{?\d\}?|\\text\{C\}|\\text\{constant\})$")
+_LEADING_CHOICE = re.compile(r"^\(([A-J])\)\s?(?=\S)")
+_NOT_SETS = object()
 
 
-def readings(value: Number) -> list[Number]:
-    """The values a number may mean: `50%` means 50 or 0.5 (percent is compared either way)."""
-    return [value, value.scaled(Fraction(1, 100))] if value.percent else [value]
-
-
-def numbers_equal(gold: Number, answer: Number, rel_tol: float) -> bool:
-    """Gold-first percent handling: `50%` may be written 50, 50% or 0.5; a bare gold 0.5 accepts 50%."""
-    return any(close(g, a, rel_tol) for g in readings(gold) for a in readings(answer))
-
-
-_TEXT_ANSWER = re.compile(r"^(?=.*[A-Za-z]{3})[A-Za-z ]+$")
+def _choice(text: str) -> str | None:
+    m = _CHOICE.match(squeeze(text))
+    return m.group(1) if m else None
 
 
 def _words(text: str) -> str:
     return " ".join(text.casefold().split())
+
+
+class _Comparison:
+    """One gold/answer pair through the cheap layers; records the layer that decided and what
+    the symbolic layer should see when they cannot decide."""
+
+    def __init__(self, settings: MathSettings) -> None:
+        self.settings = settings
+        self.layer: Layer | None = None
+        self.symbolic_pair: tuple[str, str] | None = None
+
+    def decide(self, layer: Layer, verdict: bool | None) -> bool | None:
+        if verdict is not None and self.layer != "structural":
+            self.layer = layer
+        return verdict
+
+    def run(self, gold: str, answer: str) -> bool | None:
+        gold_c, answer_c = canonical(gold), canonical(answer)
+        if squeeze(gold_c) == squeeze(answer_c):
+            return self.decide("string", True)
+        letter = _choice(gold_c)
+        if letter is not None:
+            found = _CHOICE_IN_ANSWER.match(answer_c)
+            if found or len(squeeze(answer_c)) == 1:
+                return self.decide("string", (found.group(1) if found else squeeze(answer_c)) == letter)
+        gold_read, answer_read = read(gold_c), read(answer_c)
+        if gold_read.equation or answer_read.equation:
+            return self._equations(gold_c, answer_c, gold_read, answer_read)
+        gold_v, answer_v = gold_read.value, _LEADING_CHOICE.sub("", answer_read.value)
+        self.symbolic_pair = (squeeze(gold_v), squeeze(answer_v))
+        constant = _CONSTANT.search(gold_v)
+        if constant is not None:
+            return self._antiderivative(gold_v[: constant.start()], _CONSTANT.sub("", answer_v))
+        return self.value(gold_v, answer_v)
+
+    def _equations(self, gold_c: str, answer_c: str, gold_read: object, answer_read: object) -> bool | None:
+        """An equation only equals an equation (or a labelled line: `y = 2x + 3`); sympy decides."""
+        self.symbolic_pair = (squeeze(gold_c), squeeze(answer_c))
+        sides = (gold_read, answer_read)
+        if all(r.equation or (r.label is not None and re.search(r"[A-Za-z]", r.value))  # type: ignore[attr-defined]
+               for r in sides):
+            return None
+        return self.decide("structural", False)
+
+    def _antiderivative(self, gold: str, answer: str) -> bool | None:
+        verdict = identity_equal(normalize(gold), normalize(answer), up_to_constant=True)
+        if verdict is None:
+            self.symbolic_pair = None  # sympy would compare them exactly: no use for `+ C`
+        return self.decide("identity", verdict)
+
+    def value(self, gold: str, answer: str) -> bool | None:
+        """Compare two values (canonical spellings): sets of reals, structures, scalars."""
+        gold_n, answer_n = squeeze(gold), squeeze(answer)
+        if gold_n == answer_n:
+            return self.decide("string", True)
+        sets = self._sets(gold_n, answer_n)
+        if sets is not _NOT_SETS:
+            return sets  # type: ignore[return-value]
+        decimal_comma = UNAMBIGUOUS_DECIMAL_COMMA.match(gold.strip()) is not None  # `1,22`, but not `2, 19`
+        gold_structure = None if decimal_comma else parse_structure(gold_n)
+        if gold_structure is not None:
+            self.layer = "structural"
+            return compare_structures(gold_structure, parse_structure(answer_n) or answer_n, self.item)
+        answer_structure = parse_structure(answer_n)
+        if answer_structure is not None and _not_a_number(answer):
+            gold_values = as_values(gold_n)  # `\pm 2021` against `{-2021, 2021}`
+            self.layer = "structural"
+            return False if gold_values is None else compare_structures(gold_values, answer_structure, self.item)
+        return self.scalar(gold, answer)
+
+    def _sets(self, gold_n: str, answer_n: str) -> bool | object | None:
+        """Relations and interval sets, when either side is a relation; `_NOT_SETS` otherwise."""
+        if not (has_relation(gold_n) or has_relation(answer_n)):
+            return _NOT_SETS
+        self.layer = "structural"
+        gold_set, answer_set = as_set(gold_n), as_set(answer_n)
+        if gold_set is not None and answer_set is not None:
+            return _same_sets(gold_set, answer_set, self.item)
+        unread = [text for text, found in ((gold_n, gold_set), (answer_n, answer_set)) if found is None]
+        return None if all(has_relation(text) for text in unread) else False  # `-x > -1`: sympy's call
+
+    def item(self, gold: str, answer: str) -> bool | None:
+        """An element of a structure: read for labels (`a = 3`), then compared as a value."""
+        gold_read, answer_read = read(canonical(gold)), read(canonical(answer))
+        if gold_read.equation or answer_read.equation:
+            return None if gold_read.equation and answer_read.equation else False
+        return self.value(gold_read.value, answer_read.value)
+
+    def scalar(self, gold: str, answer: str) -> bool | None:
+        gold_n, answer_n = squeeze(gold), squeeze(answer)
+        if gold_n.isalpha() and gold_n.casefold() == answer_n.casefold():
+            return self.decide("string", True)
+        gold_roman, answer_roman = roman_to_int(gold_n), roman_to_int(answer_n)
+        if _TEXT_ANSWER.match(gold.strip()) and gold_roman is None:
+            try:
+                answer_value = read_number(answer)
+            except NumericError:
+                answer_value = None
+            if answer_value is None:  # a word is text, not a product of letters ("listen" != "silent")
+                return self.decide("string", _words(gold) == _words(answer))
+        try:
+            gold_value = _roman_value(gold_roman) or read_number(gold)
+        except (TooLarge, Undefined) as exc:
+            raise _GoldUnusable(f"gold is not a usable number: {exc}") from None
+        except NumericError:
+            gold_value = None
+        if gold_value is None:
+            _screen(answer)
+            return self.decide("identity", identity_equal(gold_n, answer_n))
+        try:
+            answer_value = _roman_value(answer_roman) or read_number(answer)
+        except NumericError as exc:
+            raise _Refused(f"answer {exc}") from None
+        if answer_value is None:
+            if not re.search(r"[A-Za-z\\]", answer_n):
+                return self.decide("numeric", False)  # a number against a list or a stray symbol
+            return self.decide("identity", identity_equal(gold_n, answer_n))
+        return self.decide("numeric", numbers_equal(gold_value, answer_value, self.settings.rel_tol))
+
+
+def _not_a_number(answer: str) -> bool:
+    """A list-looking answer that is really one number (`1000,99`, `1,000`) is compared as a number."""
+    try:
+        return read_number(answer) is None
+    except NumericError:
+        return True
+
+
+def _roman_value(value: int | None) -> Number | None:
+    from fractions import Fraction
+
+    return Number.of(Fraction(value)) if value is not None else None
+
+
+def _same_sets(gold: IntervalSet, answer: IntervalSet, item: object) -> bool | None:
+    if len(gold) != len(answer):
+        return False
+    undecided = False
+    for g, a in zip(gold, answer, strict=True):
+        if (g.low_closed, g.high_closed) != (a.low_closed, a.high_closed):
+            return False
+        for gb, ab in ((g.low, a.low), (g.high, a.high)):
+            if gb.value in (float("inf"), float("-inf")) or ab.value in (float("inf"), float("-inf")):
+                if gb.value != ab.value:
+                    return False
+                continue
+            verdict = item(gb.text, ab.text)  # type: ignore[operator]
+            if verdict is False:
+                return False
+            undecided |= verdict is None
+    return None if undecided else True
 
 
 def _screen(answer: str) -> None:
@@ -168,57 +308,8 @@ def _screen(answer: str) -> None:
         read_number(answer)
     except (TooLarge, Undefined) as exc:
         raise _Refused(f"answer {exc}") from None
-
-
-class _Comparison:
-    """One gold/answer pair through the cheap layers; records the layer that decided."""
-
-    def __init__(self, settings: MathSettings, gold: str) -> None:
-        self.settings = settings
-        self.layer: Layer | None = None
-        self.keep_assignment = is_equation(gold)
-
-    def scalar(self, gold: str, answer: str) -> bool | None:
-        gold_norm, answer_norm = normalize(gold), normalize(answer, keep_assignment=self.keep_assignment)
-        if gold_norm == answer_norm or (gold_norm.isalpha() and gold_norm.casefold() == answer_norm.casefold()):
-            self.layer = self.layer or "string"
-            return True
-        if _TEXT_ANSWER.match(gold_norm):  # a word is text, not a product of letters ("listen" != "silent")
-            self.layer = self.layer or "string"
-            return _words(gold_norm) == _words(answer_norm)
-        try:
-            gold_value = read_number(gold)
-        except (TooLarge, Undefined) as exc:
-            raise _GoldUnusable(f"gold is not a usable number: {exc}") from None
-        if gold_value is None:
-            _screen(answer)
-            return self.identity(gold_norm, answer_norm)
-        try:
-            answer_value = read_number(answer)
-        except (TooLarge, Undefined) as exc:
-            raise _Refused(f"answer {exc}") from None
-        if answer_value is None:
-            return self.identity(gold_norm, answer_norm)
-        self.layer = self.layer if self.layer == "structural" else "numeric"
-        return numbers_equal(gold_value, answer_value, self.settings.rel_tol)
-
-    def identity(self, gold_norm: str, answer_norm: str) -> bool | None:
-        verdict = identity_equal(gold_norm, answer_norm)
-        if verdict is not None and self.layer != "structural":
-            self.layer = "identity"
-        return verdict
-
-    def run(self, gold: str, answer: str) -> bool | None:
-        gold_structure = parse_structure(normalize(gold))
-        if gold_structure is None:
-            return self.scalar(gold, answer)
-        answer_norm = normalize(answer, keep_assignment=self.keep_assignment)
-        if normalize(gold) == answer_norm:
-            self.layer = "string"
-            return True
-        self.layer = "structural"
-        answer_structure: Structure | str = parse_structure(answer_norm) or answer_norm
-        return compare_structures(gold_structure, answer_structure, self.scalar)
+    except NumericError:
+        pass
 
 
 _cache: OrderedDict[tuple[str, str, MathSettings], Verdict] = OrderedDict()
@@ -248,68 +339,82 @@ def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()
     normalize.cache_clear()
+    canonical.cache_clear()
 
 
-def check_cheap(gold: str, answer: str, settings: MathSettings = MathSettings()) -> Verdict | None:
-    """Layers 1-3 only: a Verdict, or None when the symbolic layer must decide."""
+_TOO_LARGE = (OverflowError, MemoryError, RecursionError)
+
+
+def check_cheap(gold: str, answer: str, settings: MathSettings = MathSettings()) -> Verdict | tuple[str, str]:
+    """Layers 1-3 only: a Verdict, or the (gold, answer) spellings the symbolic layer must decide."""
+    comparison = _Comparison(settings)
     try:
-        _check_answer_size(answer)
-        comparison = _Comparison(settings, gold)
+        _check_size(answer)
         equal = comparison.run(gold, answer)
     except _GoldUnusable as exc:
         return Verdict("skipped", None, None, gold, "", str(exc))
-    except (_Refused, ValueError) as exc:
+    except _Refused as exc:
         return Verdict("error", None, None, gold, answer[:200], str(exc))
+    except _TOO_LARGE as exc:
+        return Verdict("error", None, None, gold, answer[:200], f"answer too large to compare ({type(exc).__name__})")
+    except (NumericError, ValueError) as exc:
+        return Verdict("error", None, None, gold, answer[:200], f"answer cannot be compared: {exc}")
     if equal is None:
-        return None
-    answer_norm = normalize(answer, keep_assignment=comparison.keep_assignment)
-    return Verdict("ok", equal, comparison.layer, describe_gold(gold), answer_norm)
+        return comparison.symbolic_pair or (normalize(gold), normalize(answer))
+    return Verdict("ok", equal, comparison.layer, describe_gold(gold), normalize(answer))
 
 
-def _symbolic(gold: str, answer: str, settings: MathSettings) -> Verdict:
+def _symbolic(gold: str, answer: str, spellings: tuple[str, str], settings: MathSettings) -> Verdict:
     from rewardforge.verifiers.math.runner import run_symbolic
 
-    # sympy sees both sides whole: a gold `y = 2x + 3` is then the same line as `2x - y + 3 = 0`
-    gold_norm, answer_norm = normalize(gold, keep_assignment=True), normalize(answer, keep_assignment=True)
-    status, equal, detail = run_symbolic(gold_norm, answer_norm, settings.rel_tol, settings.timeout)
+    status, equal, detail = run_symbolic(*spellings, settings.rel_tol, settings.timeout)
+    answer_n = normalize(answer)
     if status == "gold_unparseable":
-        return Verdict("skipped", None, None, gold, answer_norm, f"gold cannot be parsed: {detail}")
+        return Verdict("skipped", None, None, gold, answer_n, f"gold cannot be parsed: {detail}")
     if status == "error":
-        return Verdict("error", None, "symbolic", gold, answer_norm, detail)
-    return Verdict("ok", bool(equal), "symbolic", detail, answer_norm)
+        return Verdict("error", None, "symbolic", gold, answer_n, detail)
+    return Verdict("ok", bool(equal), "symbolic", detail, answer_n)
 
 
 def verify(gold: str, answer: str, settings: MathSettings = MathSettings()) -> Verdict:
-    """Compare one answer with one gold answer through all layers (see the module docstring)."""
+    """Compare one answer with one gold answer through all layers (see the module docstring).
+
+    >>> verify(r"\\frac{1}{2}", "0.5").equal
+    True
+    >>> verify("[5, \\\\infty)", "x \\\\ge 5").layer
+    'structural'
+    """
     return verify_many([(gold, answer)], settings)[0]
 
 
 def verify_many(pairs: Sequence[tuple[str, str]], settings: MathSettings = MathSettings()) -> list[Verdict]:
     """Compare many pairs: each distinct pair is decided once, and symbolic work runs in parallel."""
     verdicts: dict[tuple[str, str, MathSettings], Verdict] = {}
-    pending: list[tuple[str, str, MathSettings]] = []
+    pending: dict[tuple[str, str, MathSettings], tuple[str, str]] = {}
     for gold, answer in pairs:
         key = (gold, answer, settings)
         if key in verdicts or key in pending:
             continue
-        verdict = _cached(key) or check_cheap(gold, answer, settings)
-        if verdict is not None:
-            verdicts[key] = verdict
-            _remember(key, verdict)
+        cached = _cached(key)
+        decided = cached if cached is not None else check_cheap(gold, answer, settings)
+        if isinstance(decided, Verdict):
+            verdicts[key] = decided
+            _remember(key, decided)
         elif not settings.symbolic:
             verdicts[key] = Verdict("ok", False, None, gold, normalize(answer), "undecided without the symbolic layer")
         else:
-            pending.append(key)
+            pending[key] = decided
     if pending:
         from rewardforge.verifiers.math.runner import parallelism
 
-        workers = min(parallelism(), len(pending))
+        jobs = list(pending.items())
+        workers = min(parallelism(), len(jobs))
         if workers <= 1:
-            results = [_symbolic(g, a, s) for g, a, s in pending]
+            results = [_symbolic(g, a, spellings, s) for (g, a, s), spellings in jobs]
         else:
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                results = list(pool.map(lambda key: _symbolic(*key), pending))
-        for key, verdict in zip(pending, results, strict=True):
+                results = list(pool.map(lambda job: _symbolic(job[0][0], job[0][1], job[1], job[0][2]), jobs))
+        for (key, _), verdict in zip(jobs, results, strict=True):
             verdicts[key] = verdict
             _remember(key, verdict)
     return [verdicts[(gold, answer, settings)] for gold, answer in pairs]

@@ -1,26 +1,47 @@
-"""Answer extraction: find the final answer a completion commits to, and say which rule found it.
+"""Answer extraction: the answer a completion commits to at its end, and which rule found it.
 
-Rules are tried in a configurable priority order; the first rule that matches wins and, within a
-rule, the LAST occurrence wins (models restate and correct themselves; the last statement counts).
-Every rule is a linear scan, so a 1 MB completion or 10,000 nested braces cost milliseconds, not a
-hang. `Extraction.candidates` keeps every distinct answer the winning rule saw, which is how answer
-spam ("\\boxed{1} \\boxed{2} \\boxed{3}") and "x=2 or x=3" are detected.
+The rules form one ranked list (`DEFAULT_RULES`, configurable with `rules=`):
+
+- committed answers (`rules.py`): `boxed`, `answer_tag`, `gsm8k`, `json`, `answer_is`, `minerva`;
+- the final statement when nothing was committed (`fallback.py`): `conclusion`, `last_math`,
+  `code`, `last_number` (the last number only as the final fallback), `choice`.
+
+The final-answer policy (`final.py`) decides where the answer may be (not inside `<think>`, not
+after an end-of-turn token). Among committed answers the one that ENDS LAST wins; an answer phrase
+only counts when it holds something answer-like (math, a number, a choice letter, a few words), so
+"this answer is reasonable because ..." after a box does not replace it. Only when no rule commits
+to anything are the fallback rules tried, in rank order.
+
+The final statement may offer several answers. Boxes separated only by commas, spaces, `\\quad` or
+"and"/"or" form one statement (`\\boxed{1} \\boxed{2}`, "\\boxed{-2} and \\boxed{1}"); so do "2 or 3"
+and "x=1 or x=2" inside one answer. `Extraction.parts` lists them and `hedged` says they were offered
+as alternatives. Boxes linked by a short phrase with a conjunction ("\\boxed{6} and the area is
+\\boxed{108}", "(3,3) for part (a) and (1,1)") are kept in `linked`: they count together only for a
+gold with that many parts, otherwise the last box alone is the answer.
+
+A committed answer that is empty (`\\boxed{}`, `<answer></answer>`), cut off (`\\boxed{12` at the
+end) or retracted ("that double counts", with no new answer) is NOT an answer, and never lets a
+lower rule pick a number out of the working: the Extraction says why (`problem`) and has no parts.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
 
-Rule: TypeAlias = Literal["boxed", "answer_tag", "answer_is", "gsm8k", "minerva", "last_number"]
+from rewardforge.verifiers.math.fallback import FALLBACK_RULES, final_statement
+from rewardforge.verifiers.math.final import ThinkPolicy, answer_region, retracted
+from rewardforge.verifiers.math.rules import FINDERS, Statement
+from rewardforge.verifiers.math.scan import boxes, math_spans
 
-#: The default priority: explicit answer markers first, the last number only as a fallback.
-DEFAULT_RULES: tuple[Rule, ...] = ("boxed", "answer_tag", "answer_is", "gsm8k", "minerva", "last_number")
+COMMITTED_RULES = ("boxed", "answer_tag", "gsm8k", "json", "answer_is", "minerva")
+#: The default priority: committed answers first, the last number only as the final fallback.
+DEFAULT_RULES: tuple[str, ...] = COMMITTED_RULES + FALLBACK_RULES
 ALL_RULES: frozenset[str] = frozenset(DEFAULT_RULES)
-#: Rules whose every match is a committed final answer; "the answer is" also occurs mid-reasoning.
-_EXPLICIT_RULES = frozenset({"boxed", "answer_tag", "gsm8k"})
+#: An answer longer than this is not cleaned or split here (no regex runs on it); the comparison refuses it.
+MAX_ANSWER_CHARS = 2_000
 
 
 @dataclass(frozen=True)
@@ -28,187 +49,240 @@ class Extraction:
     """The answer a completion gives, as written (trimmed), and how it was found."""
 
     text: str
-    rule: Rule
+    rule: str
     start: int
     end: int
-    candidates: tuple[str, ...] = field(default=())
-    statements: int = 1  # distinct final statements the rule found (a spray of \boxed{} answers has many)
+    parts: tuple[str, ...] = field(default=())
+    linked: tuple[str, ...] = field(default=())
+    hedged: bool = False
+    problem: str | None = None
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        """The distinct answers of the final statement (whitespace ignored), in order."""
+        distinct: dict[str, str] = {}
+        for part in self.parts:
+            distinct.setdefault(re.sub(r"\s+", "", part), part)
+        return tuple(distinct)
 
     @property
     def conflicting(self) -> bool:
-        """True when the completion commits to more than one distinct final answer."""
+        """True when the final statement offers more than one distinct answer."""
         return len(self.candidates) > 1
 
 
-_BOX_OPEN = re.compile(r"\\(?:boxed|fbox)\s*(\{)?")
-_ANSWER_TAG = re.compile(r"<answer>(.*?)(?:</answer>|\Z)", re.DOTALL | re.IGNORECASE)
-_ANSWER_IS = re.compile(r"answer\s*(?:is|=|:)\s*:?\s*([^\n]+)", re.IGNORECASE)
-_GSM8K = re.compile(r"####\s*([^\n]+)")
-_MINERVA = re.compile(r"(?:^|\n)\s*(?:\*\*)?(?:final\s+)?answer(?:\*\*)?\s*:(?:\*\*)?\s*([^\n]+)", re.IGNORECASE)
-_MINERVA_TAIL = re.compile(r"\s*I hope it is correct\.?\s*$", re.IGNORECASE)
-_NUMBER = re.compile(r"-?\d(?:[\d,]*\d)?(?:\.\d+)?(?:\s*/\s*\d+)?")
-_SENTENCE_END = re.compile(r"\.(?:\s|$)")
-_ALTERNATIVES = re.compile(r"\s+(?:or|\\text\{\s*or\s*\})\s+|\\text\{\s*or\s*\}|\\lor|\\vee", re.IGNORECASE)
-
-
-def match_braces(text: str) -> dict[int, int]:
-    """Map each `{` to its matching `}` in one pass with an explicit stack (no recursion limit)."""
-    stack: list[int] = []
-    pairs: dict[int, int] = {}
-    for match in re.finditer(r"\\[{}]|[{}]", text):
-        token = match.group()
-        if token[0] == "\\":
-            continue  # \{ and \} are literal set braces, not grouping
-        if token == "{":
-            stack.append(match.start())
-        elif stack:
-            pairs[stack.pop()] = match.start()
-    return pairs
-
-
-def boxed_answers(text: str) -> list[tuple[int, int, str]]:
-    """Every `\\boxed{...}` / `\\fbox{...}` (or `\\boxed 5`) as (start, end, content), in order."""
-    opens = list(_BOX_OPEN.finditer(text))
-    if not opens:
-        return []
-    offset = opens[0].start()  # braces before the first box never matter
-    pairs = match_braces(text[offset:]) if any(m.group(1) for m in opens) else {}
-    found = []
-    for m in opens:
-        if m.group(1):
-            brace = m.start(1)
-            close = pairs.get(brace - offset)
-            close = None if close is None else close + offset
-            if close is None:
-                continue  # unclosed box: truncated generation, not an answer
-            found.append((m.start(), close + 1, text[brace + 1 : close]))
-        else:
-            word = re.match(r"[^\s$.,;]+", text[m.end() : m.end() + 200])
-            if word:
-                found.append((m.start(), m.end() + word.end(), word.group()))
-    return _outermost(found)
-
-
-def _outermost(found: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-    """Drop boxes nested inside another box: `\\boxed{\\boxed{5}}` is one answer."""
-    result: list[tuple[int, int, str]] = []
-    for item in found:
-        if result and item[0] < result[-1][1]:
-            continue
-        result.append(item)
-    return result
-
-
-def _cut_sentence(answer: str) -> str:
-    """Keep an inline answer up to its sentence end; a decimal point is not a sentence end."""
-    end = _SENTENCE_END.search(answer)
-    return answer[: end.start()] if end else answer
-
-
-def _from_boxed(text: str) -> list[tuple[int, int, str]]:
-    return boxed_answers(text)
-
-
-def _from_answer_tag(text: str) -> list[tuple[int, int, str]]:
-    out = []
-    for m in _ANSWER_TAG.finditer(text):
-        inner = m.group(1)
-        boxes = boxed_answers(inner)
-        out.append((m.start(1), m.end(1), boxes[-1][2] if boxes else inner))
-    return out
-
-
-def _from_regex(pattern: re.Pattern[str], cut: bool) -> Callable[[str], list[tuple[int, int, str]]]:
-    def find(text: str) -> list[tuple[int, int, str]]:
-        out = []
-        for m in pattern.finditer(text):
-            answer = m.group(1)
-            for _ in range(8):  # "Final Answer: The final answer is 5": the innermost statement counts
-                inner = _ANSWER_IS.search(answer)
-                if inner is None:
-                    break
-                answer = inner.group(1)
-            answer = _MINERVA_TAIL.sub("", answer)
-            if cut:
-                answer = _cut_sentence(answer)
-            boxes = boxed_answers(answer)
-            if boxes:
-                answer = boxes[-1][2]
-            out.append((m.start(1), m.end(1), answer))
-        return out
-
-    return find
-
-
-def _from_last_number(text: str) -> list[tuple[int, int, str]]:
-    last = None
-    for last in _NUMBER.finditer(text):  # noqa: B007 - only the final match is wanted
-        pass
-    return [(last.start(), last.end(), last.group())] if last else []
-
-
-_FINDERS: dict[str, Callable[[str], list[tuple[int, int, str]]]] = {
-    "boxed": _from_boxed,
-    "answer_tag": _from_answer_tag,
-    "answer_is": _from_regex(_ANSWER_IS, cut=True),
-    "gsm8k": _from_regex(_GSM8K, cut=False),
-    "minerva": _from_regex(_MINERVA, cut=True),
-    "last_number": _from_last_number,
-}
-
-
-_WRAPPING_CHARS = frozenset("$\\*_.;,:?。 \t\n")
-
-
-def clean_answer(answer: str) -> str:
-    """Trim what surrounds an answer but is not part of it: spaces, `$`, markdown bold, end punctuation."""
-    answer = answer.strip()
-    if not answer or (answer[0] not in _WRAPPING_CHARS and answer[-1] not in _WRAPPING_CHARS):
-        return answer
-    previous = None
-    while previous != answer:
-        previous = answer
-        answer = answer.strip().rstrip(".;,:?。").strip()
-        for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"), ("**", "**"), ("__", "__")):
-            if len(answer) >= len(left) + len(right) and answer.startswith(left) and answer.endswith(right):
-                answer = answer[len(left) : len(answer) - len(right)]
-        if answer.startswith("**") and answer.count("**") == 1:
-            answer = answer[2:]
-        if answer.endswith("**") and answer.count("**") == 1:
-            answer = answer[:-2]
-    return answer.strip()
-
-
-def split_alternatives(answer: str) -> list[str]:
-    """`x=2 or x=3` -> [`x=2`, `x=3`]; an answer without alternatives comes back alone."""
-    parts = [clean_answer(p) for p in _ALTERNATIVES.split(answer)]
-    return [p for p in parts if p] or [answer]
-
-
-def check_rules(rules: Sequence[str]) -> tuple[Rule, ...]:
+def check_rules(rules: Sequence[str]) -> tuple[str, ...]:
     """Validate a user's priority list; unknown names raise ValueError naming them."""
     unknown = [r for r in rules if r not in ALL_RULES]
     if unknown:
         raise ValueError(f"unknown extraction rule(s) {unknown}; choose from {list(DEFAULT_RULES)}")
     if not rules:
         raise ValueError("at least one extraction rule is needed")
-    return tuple(rules)  # type: ignore[arg-type]
+    return tuple(rules)
 
 
-def extract_answer(text: str, rules: Sequence[str] = DEFAULT_RULES) -> Extraction | None:
-    """The final answer of `text` by the first rule (in `rules` order) that finds one, else None."""
-    for rule in check_rules(rules):
-        found = [(s, e, clean_answer(a)) for s, e, a in _FINDERS[rule](text)]
-        found = [item for item in found if item[2]]
-        if not found:
-            continue
-        start, end, answer = found[-1]
-        statements = found if rule in _EXPLICIT_RULES else found[-1:]
-        distinct: dict[str, None] = {}
-        for _, _, candidate in statements:
-            for part in split_alternatives(candidate):
-                distinct[re.sub(r"\s+", "", part)] = None
-        separate = len({re.sub(r"\s+", "", candidate) for _, _, candidate in statements})
-        return Extraction(text=answer, rule=rule, start=start, end=end, candidates=tuple(distinct),
-                          statements=separate)
-    return None
+def extract_answer(text: str, rules: Sequence[str] = DEFAULT_RULES, *, think: ThinkPolicy = "skip",
+                   choice: bool = False) -> Extraction | None:
+    """The final answer of `text` (see the module docstring), or None when no rule finds one.
+
+    `choice=True` (the gold is a choice letter) also lets a bare letter be the answer.
+
+    >>> found = extract_answer(r"w=\\boxed{6}, so the area is 6*18. Final answer: $\\boxed{108}$")
+    >>> (found.text, found.rule)
+    ('108', 'boxed')
+    """
+    rules = check_rules(rules)
+    region = answer_region(text, think)
+    if region.problem:
+        return _no_answer("", region.offset, region.problem)
+    statements = [s for rule in rules if rule in FINDERS for s in FINDERS[rule](region.text)]
+    statements = [s for s in statements if s.problem or answer_like(s.answer)]
+    if not statements:
+        found = final_statement(region.text, rules, choice=choice)
+        return None if found is None else _build(found, region.offset)
+    rank = {rule: i for i, rule in enumerate(rules)}
+    final = max(statements, key=lambda s: (s.end, -rank[s.rule], s.start))
+    if final.problem:
+        return _no_answer(final.rule, region.offset + final.start, f"{final.problem} final answer")
+    if retracted(region.text, final.end):
+        return _no_answer(final.rule, region.offset + final.start, "the final answer was retracted")
+    if final.rule == "boxed":
+        box_statements = [s for s in statements if s.rule == "boxed"]
+        return _grouped(region.text, box_statements, box_statements.index(final), region.offset)
+    return _build(final, region.offset)
+
+
+def _no_answer(rule: str, position: int, problem: str) -> Extraction:
+    return Extraction("", rule or "none", position, position, problem=problem)
+
+
+def _build(statement: Statement, offset: int) -> Extraction:
+    """One statement: its boxes if it holds any, else its answer split into alternatives."""
+    raw = statement.answer
+    start, end = offset + statement.start, offset + statement.end
+    if statement.listed:
+        parts = tuple(p.strip() for p in raw.split(", "))
+        return Extraction(raw, statement.rule, start, end, parts, parts, hedged=True)
+    if len(raw) > MAX_ANSWER_CHARS:
+        return Extraction(raw, statement.rule, start, end, (raw,), (raw,))
+    inner = boxes(raw)
+    if inner:
+        if not inner[-1].closed:
+            return _no_answer(statement.rule, start, "truncated final answer")
+        contents = [b.inner(raw) for b in inner]
+        if not any(c.strip() for c in contents):
+            return _no_answer(statement.rule, start, "empty final answer")
+        parts = tuple(clean_answer(c) for c in contents if c.strip())
+        hedged = any(re.search(r"\bor\b", raw[a.end : b.start]) for a, b in itertools.pairwise(inner))
+        return Extraction(", ".join(parts), "boxed", start, end, parts, parts, hedged)
+    answer = clean_answer(phrase_answer(raw) if statement.rule in ("answer_is", "minerva") else raw)
+    if not answer:
+        return _no_answer(statement.rule, start, "empty final answer")
+    parts = tuple(split_alternatives(answer))
+    return Extraction(answer, statement.rule, start, end, parts, parts, hedged=len(parts) > 1)
+
+
+def _grouped(region: str, box_statements: list[Statement], index: int, offset: int) -> Extraction:
+    """The last box with the boxes joined to it (see the module docstring)."""
+    final = box_statements[index]
+    parts, linked = [final], [final]
+    hard, hedged = True, False
+    for earlier in reversed(box_statements[:index]):
+        if earlier.problem:
+            break
+        kind, alternative = join_kind(region[earlier.end : linked[0].start])
+        if kind is None:
+            break
+        linked.insert(0, earlier)
+        if kind == "hard" and hard:
+            parts.insert(0, earlier)
+            hedged |= alternative
+        else:
+            hard = False
+    own = tuple(p for p in (clean_answer(s.answer) for s in parts) if p)
+    joined = tuple(p for p in (clean_answer(s.answer) for s in linked) if p)
+    big = next((s.answer for s in parts if len(s.answer) > MAX_ANSWER_CHARS), None)
+    if big is not None:
+        return Extraction(big, "boxed", offset + final.start, offset + final.end, (big,), (big,))
+    if len(own) == 1:
+        alternatives = tuple(split_alternatives(own[0]))
+        hedged = hedged or len(alternatives) > 1
+        own = alternatives
+    return Extraction(", ".join(own), "boxed", offset + parts[0].start, offset + final.end, own, joined, hedged)
+
+
+_CONJUNCTIONS = frozenset({"and", "or", "und", "oder", "et", "ou", "y", "o", "e", "和", "或", "及", "以及"})
+_ALTERNATIVE_WORDS = frozenset({"or", "oder", "ou", "o", "或"})
+_LABEL_WORDS = frozenset({"part", "parts", "for", "the", "is", "are", "a", "b", "c", "d", "i", "ii", "iii", "iv"})
+_COMMAND = re.compile(r"\\[a-zA-Z]+|\\.")
+_WORD = re.compile(r"[^\W\d_]+")
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)|\n\s*\n")
+
+
+def join_kind(between: str) -> tuple[str | None, bool]:
+    """How two boxes are joined by the text between them: ("hard" | "soft" | None, offered as alternatives)."""
+    if len(between) > 80 or _SENTENCE_END.search(between):
+        return None, False
+    words = [w.casefold() for w in _WORD.findall(_COMMAND.sub(" ", between))]
+    alternative = any(w in _ALTERNATIVE_WORDS for w in words)
+    if all(w in _CONJUNCTIONS for w in words):
+        return "hard", alternative
+    if any(w in _CONJUNCTIONS for w in words) or all(w in _LABEL_WORDS for w in words):
+        return "soft", alternative
+    return None, False
+
+
+_ANSWER_LIKE = re.compile(r"[\d\\$^=<>√π∞]|^\W*\(?[A-J]\)?\W*$")
+MAX_TEXT_ANSWER_WORDS = 4
+
+
+def answer_like(answer: str) -> bool:
+    """Whether an answer phrase holds an answer (math, a number, a letter, a few words), not prose."""
+    answer = answer.strip()
+    if not answer or len(answer) > MAX_ANSWER_CHARS:
+        return bool(answer)
+    if _ANSWER_LIKE.search(answer):
+        return True
+    return len(answer.split()) <= MAX_TEXT_ANSWER_WORDS
+
+
+_PROSE_TAIL = re.compile(
+    r"\s(?:because|since|as|which|so that|given that|when|where|if|per|each|in total|in all|"
+    r"because of|due to|after|before|from|to get|to make)\b",
+    re.IGNORECASE,
+)
+_VERB = re.compile(r"\s(?:is|are|was|were|equals|is equal to|=|es|est|ist|é|è|是|为)\s", re.IGNORECASE)
+
+
+def phrase_answer(raw: str) -> str:
+    """The answer inside an answer phrase: its math whole; in a sentence ("The volume of $V$ is 120"),
+    what follows its last verb; in prose ("Jane started 3 hours ago"), the expression in it."""
+    stripped = raw.replace('\\"', '"').strip().strip('"').strip()  # quoted: `\"$12$ and $13$\"`
+    spans = math_spans(stripped)
+    if spans and spans[0].start == 0:
+        first = spans[0]
+        rest = stripped[first.end :].strip().lower()
+        if spans[-1].end < len(stripped) - 1 or len(spans) > 1:
+            if rest.startswith(("or ", "and ", "\\text{", ",")):  # "$2$ or $3$", "$1$ and $2$": several
+                return read_through_math(stripped)
+        return first.inner(stripped) + ("%" if rest.startswith(("%", "percent", "pct")) else "")
+    verbs = [m for m in _VERB.finditer(stripped) if not any(s.start <= m.start() < s.end for s in spans)]
+    if verbs:
+        return phrase_answer(stripped[verbs[-1].end() :])
+    tail = _PROSE_TAIL.search(stripped)
+    stripped = stripped[: tail.start()] if tail else stripped
+    if answer_like(stripped) and len(stripped.split()) > MAX_TEXT_ANSWER_WORDS:
+        from rewardforge.verifiers.math.fallback import last_expression
+
+        expression = last_expression(stripped)
+        if isinstance(expression, str):
+            return expression
+    return stripped
+
+
+def read_through_math(text: str) -> str:
+    """Math delimiters read through: "$12$ and $13$" -> "12 and 13"."""
+    spans = math_spans(text)
+    pieces, position = [], 0
+    for span in spans:
+        pieces.append(text[position : span.start])
+        pieces.append(span.inner(text))
+        position = span.end
+    pieces.append(text[position:])
+    return " ".join(p.strip() for p in pieces if p.strip())
+
+
+_ALTERNATIVES = re.compile(r"\\text\{\s{0,3}or\s{0,3}\}|\\lor(?![a-zA-Z])|\\vee(?![a-zA-Z])|(?<![\w\\])or(?!\w)")
+
+
+def split_alternatives(answer: str) -> list[str]:
+    """`x=2 or x=3` -> [`x=2`, `x=3`]; an answer without alternatives comes back alone."""
+    if len(answer) > MAX_ANSWER_CHARS or not any(mark in answer for mark in ("or", "\\lor", "\\vee")):
+        return [answer]
+    parts = [clean_answer(p) for p in _ALTERNATIVES.split(answer)]
+    return [p for p in parts if p] or [answer]
+
+
+_WRAPPERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"), ("**", "**"), ("__", "__"), ("`", "`"),
+             ('\\"', '\\"'), ('"', '"'), ("“", "”"))
+_TRAILING = ".;,:?。 \t\n"
+
+
+def clean_answer(answer: str) -> str:
+    """Trim what surrounds an answer but is not part of it: spaces, `$`, markdown bold, end punctuation."""
+    if len(answer) > MAX_ANSWER_CHARS:
+        return answer
+    answer = answer.strip()
+    previous = None
+    while previous != answer:
+        previous = answer
+        answer = answer.strip().rstrip(_TRAILING).strip()
+        for left, right in _WRAPPERS:
+            if len(answer) >= len(left) + len(right) and answer.startswith(left) and answer.endswith(right):
+                answer = answer[len(left) : len(answer) - len(right)]
+        for mark in ("**", "__", "$"):
+            if answer.startswith(mark) and answer.count(mark) == 1:
+                answer = answer[len(mark) :]
+            if answer.endswith(mark) and answer.count(mark) == 1 and not answer.endswith("\\" + mark):
+                answer = answer[: -len(mark)]
+    return answer.strip()

@@ -13,7 +13,7 @@ layer. It runs in the parent under the numeric layer's size limits.
 
 from __future__ import annotations
 
-import math
+import cmath
 import random
 import re
 from fractions import Fraction
@@ -39,8 +39,10 @@ class _NeedsFloats(Exception):
     """An exact evaluation went through floats: switch to the floating-point pass."""
 
 
-def identity_equal(gold: str, answer: str) -> bool | None:
-    """True/False when evaluation decides; None when the symbolic layer must (normalised inputs)."""
+def identity_equal(gold: str, answer: str, *, up_to_constant: bool = False) -> bool | None:
+    """True/False when evaluation decides; None when the symbolic layer must (normalised inputs).
+
+    `up_to_constant`: equal when the difference is the same at every point (antiderivatives, `+ C`)."""
     if any(mark in gold or mark in answer for mark in ("=", "<", ">", "\\le", "\\ge")):
         return None
     if _WORD.search(gold) or _WORD.search(answer):
@@ -50,9 +52,9 @@ def identity_equal(gold: str, answer: str) -> bool | None:
         return None
     rng = random.Random(f"{gold}\x00{answer}")
     try:
-        return _exact_pass(gold, answer, names, rng)
+        return _exact_pass(gold, answer, names, rng, up_to_constant)
     except _NeedsFloats:
-        return _float_pass(gold, answer, names, rng)
+        return _float_pass(gold, answer, names, rng, up_to_constant)
     except (NotNumeric, TooLarge, RecursionError, ValueError):
         return None
 
@@ -65,8 +67,9 @@ def _evaluate(text: str, point: dict[str, Fraction]) -> Number | None:
         return None
 
 
-def _exact_pass(gold: str, answer: str, names: list[str], rng: random.Random) -> bool | None:
+def _exact_pass(gold: str, answer: str, names: list[str], rng: random.Random, up_to_constant: bool) -> bool | None:
     agreed = 0
+    offset = None
     for _ in range(_ATTEMPTS):
         point = {n: Fraction(rng.randint(-997, 997) or 1, rng.randint(1, 89)) for n in names}
         g, a = _evaluate(gold, point), _evaluate(answer, point)
@@ -74,7 +77,9 @@ def _exact_pass(gold: str, answer: str, names: list[str], rng: random.Random) ->
             continue
         if g.exact is None or a.exact is None:
             raise _NeedsFloats
-        if g.exact != a.exact:
+        difference = g.exact - a.exact
+        offset = difference if offset is None and up_to_constant else offset
+        if difference != (offset if up_to_constant else 0):
             return False
         agreed += 1
         if agreed >= POINTS:
@@ -82,15 +87,20 @@ def _exact_pass(gold: str, answer: str, names: list[str], rng: random.Random) ->
     return None
 
 
-def _float_pass(gold: str, answer: str, names: list[str], rng: random.Random) -> bool | None:
+def _float_pass(gold: str, answer: str, names: list[str], rng: random.Random, up_to_constant: bool) -> bool | None:
     agreed = 0
+    offset = None
     try:
         for _ in range(_ATTEMPTS):
             point = {n: Fraction(rng.randint(50, 250), 100) for n in names}
             g, a = _evaluate(gold, point), _evaluate(answer, point)
-            if g is None or a is None or not (math.isfinite(g.approx) and math.isfinite(a.approx)):
+            if g is None or a is None or not (cmath.isfinite(g.approx) and cmath.isfinite(a.approx)):
                 continue
-            gap = abs(g.approx - a.approx) / max(abs(g.approx), abs(a.approx), 1.0)
+            difference = g.approx - a.approx
+            if up_to_constant:
+                offset = difference if offset is None else offset
+                difference -= offset
+            gap = abs(difference) / max(abs(g.approx), abs(a.approx), 1.0)
             if gap > _DISAGREE:
                 return False
             if gap > _AGREE:

@@ -1,13 +1,20 @@
-"""Numeric layer: read an answer as a number, exactly where possible, with hard size limits.
+"""Numeric layer: evaluate an arithmetic answer, exactly where possible, with hard size limits.
 
-Rationals stay exact (`Fraction`), so `1/2004!` and `1/2006!` differ, as do `10^{20}+1` and
-`10^{20}`; only irrational parts (`\\sqrt{2}`, `\\pi`) fall back to floats. Every operation checks
-a size budget first, so a power tower or `9!!!!!!!!` raises `TooLarge` at once instead of
-allocating gigabytes: the parent process runs this layer, and it has no timeout to hide behind.
+- Rationals stay exact (`Fraction`), so `1/2004!` and `1/2006!` differ, as do `10^{20}+1` and
+  `10^{20}`; irrational parts (`\\sqrt{2}`, `\\pi`, `\\ln 3`) fall back to floats.
+- `i` is the imaginary unit and values may be complex, so `e^{i\\pi} = -1`, `\\ln(-1) = i\\pi` and a
+  polar `8e^{3\\pi i/2}` equals the rectangular `-8i`; roots and logarithms of negatives take the
+  principal complex value (as sympy does).
+- Every operation checks a size budget BEFORE it computes, so a power tower, `9!!!!!!!!`,
+  `(10^{400})!` or `\\sqrt[3]{2^{1500}}` raises `TooLarge` at once instead of allocating gigabytes
+  or overflowing a float: this layer runs in the caller's process, which has no timeout.
+- All failures are `NumericError`s: `NotNumeric` (not arithmetic: undecided here), `TooLarge`,
+  `Undefined` (division by zero, NaN).
 """
 
 from __future__ import annotations
 
+import cmath
 import math
 import re
 from collections.abc import Callable
@@ -18,34 +25,41 @@ MAX_BITS = 40_000  # ~12,000 digits: 2006! fits, 10^{10^{10}} does not
 MAX_FACTORIAL = 3_000
 MAX_TOKENS = 400
 MAX_DEPTH = 60
+MAX_LITERAL_DIGITS = 4_000
+
+Value = float | complex
 
 
-class NotNumeric(ValueError):
+class NumericError(ValueError):
+    """The root of this layer's failures."""
+
+
+class NotNumeric(NumericError):
     """The answer is not (only) arithmetic: it has variables, functions, structure. Undecided here."""
 
 
 class DomainError(NotNumeric):
-    """A function outside its real domain (`\\ln` of a negative): complex, so left to sympy."""
+    """A value outside every domain this layer handles; left to sympy."""
 
 
-class TooLarge(ValueError):
+class TooLarge(NumericError):
     """The value is too big to evaluate safely (power towers, huge factorials)."""
 
 
-class Undefined(ValueError):
+class Undefined(NumericError):
     """The value does not exist: division by zero, NaN."""
 
 
 @dataclass(frozen=True)
 class Number:
-    """A parsed number. `exact` is set for rationals; `approx` always (may be +-inf).
+    """A parsed number. `exact` is set for rationals; `approx` always (may be +-inf, or complex).
 
     `inexact` marks values written as rounded decimals or computed through floats: only those
     are compared with a tolerance. `percent` records a trailing `%` (value as written, not /100).
     """
 
     exact: Fraction | None
-    approx: float
+    approx: Value
     inexact: bool = False
     percent: bool = False
 
@@ -58,8 +72,13 @@ class Number:
         return Number(value, approx, inexact)
 
     @staticmethod
-    def real(value: float) -> Number:
-        if math.isnan(value):
+    def real(value: Value) -> Number:
+        if isinstance(value, complex):
+            if cmath.isnan(value):
+                raise Undefined("not a number")
+            if abs(value.imag) <= 1e-13 * max(1.0, abs(value.real)):
+                value = value.real
+        if isinstance(value, float) and math.isnan(value):
             raise Undefined("not a number")
         return Number(None, value, True)
 
@@ -74,39 +93,10 @@ _TOKEN = re.compile(
 )
 _NAN = re.compile(r"^[-+]?(?:nan|\\mathrm\{NaN\}|\\text\{NaN\})$", re.IGNORECASE)
 _INF_WORD = re.compile(r"^([-+]?)(?:inf|infinity|\\infty|\\infinity)$", re.IGNORECASE)
-_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
-_DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")
-_CURRENCY = re.compile(r"^(-?)(?:\$|USD|US\$|EUR|€|£|¥|₹|Rs\.?)")
-_UNIT_WORDS = (
-    r"(?:square|sq\.?|cubic|cu\.?)?(?:cm|mm|km|m|kg|mg|g|lbs?|pounds?|oz|ounces?|s|sec|seconds?|mins?|minutes?|"
-    r"h|hrs?|hours?|days?|weeks?|months?|years?|dollars?|cents?|euros?|degrees?|units?|meters?|metres?|"
-    r"inch(?:es)?|in|feet|foot|ft|yards?|yd|miles?|mph|km/h|kph|m/s|liters?|litres?|ml|mL|L|gallons?|"
-    r"people|persons?|students?|apples?|items?|points?|percent|times|ways?|marbles?|books?|cookies?|pages?)"
-)
-_TRAILING_UNIT = re.compile(
-    r"(?:\\(?:text|mbox|mathrm)\{\s*[a-zA-Z][a-zA-Z .\-/]*\}(?:\^\{?\d\}?)?|\s+" + _UNIT_WORDS
-    + r"(?:\^\{?\d\}?)?|(?<=\d)(?:cm|mm|km|kg|mg|mph|ft|hrs?|sec|mins?)(?:\^\{?\d\}?)?)\s*$"
-)
-
-
-def strip_units(raw: str) -> tuple[str, bool]:
-    """Remove currency marks and trailing unit words from a raw answer; True when `%` is a unit.
-
-    Runs on the raw (un-normalised) answer because spacing is what separates `5 m` from `5m`.
-    """
-    text = raw.strip().replace("\\$", "$").replace("\\%", "%")
-    text = _CURRENCY.sub(r"\1", text).strip()
-    for _ in range(3):
-        stripped = _TRAILING_UNIT.sub("", text).strip()
-        if stripped == text:
-            break
-        text = stripped
-    percent = False
-    for suffix in ("%", "percent", "\\text{percent}"):
-        if text.endswith(suffix):
-            text, percent = text[: -len(suffix)].strip(), True
-            break
-    return text, percent
+THOUSANDS = re.compile(r"^[-+]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$")
+_REPEATING = re.compile(r"(\d*)\.(\d*)(?:\\overline\{(\d+)\}|\\dot\{(\d)\})")
+_PARENTHESISED_PERIOD = re.compile(r"^(-?)(\d*)\.(\d*)\((\d+)\)$")
+_ELLIPSIS = re.compile(r"^(-?\d*)\.(\d*?)(\d+?)\3+\d*(?:\\dots|\.\.\.|…)$")
 
 
 class _Parser:
@@ -162,7 +152,7 @@ class _Parser:
             ):
                 if token == "\\frac" and _is_integer(value) and self._mixed_number_follows():
                     fraction = self.unary()  # 3\frac{1}{2} is the mixed number 3 1/2, as in GSM8K/MATH
-                    value = _add(value, fraction, negate=value.approx < 0)
+                    value = _add(value, fraction, negate=_real(value) < 0)
                 else:
                     value = _mul(value, self.unary())
             else:
@@ -213,6 +203,9 @@ class _Parser:
         self.take("}")
         return value
 
+    def argument(self) -> Number:
+        return self.group() if self.peek() == "{" else _literal(self._digit())
+
     def atom(self) -> Number:
         token = self.take()
         if token[0].isdigit() or token[0] == ".":
@@ -225,23 +218,26 @@ class _Parser:
             self.pos -= 1
             return self.group()
         if token == "\\frac":
-            numerator = self.group() if self.peek() == "{" else _literal(self._digit())
-            denominator = self.group() if self.peek() == "{" else _literal(self._digit())
-            return _div(numerator, denominator)
+            numerator = self.argument()
+            return _div(numerator, self.argument())
+        if token in ("\\binom", "\\dbinom", "\\tbinom"):
+            n = self.argument()
+            return _binomial(n, self.argument())
         if token == "\\sqrt":
             index = Number.of(Fraction(2))
             if self.peek() == "[":
                 self.take()
                 index = self.expr()
                 self.take("]")
-            radicand = self.group() if self.peek() == "{" else _literal(self._digit())
-            return _root(radicand, index)
+            return _root(self.argument(), index)
         if token == "\\pi":
             return Number.real(math.pi)
         if token == "\\infty":
             return Number.real(math.inf)
         if token == "e":  # as latex2sympy reads it: Euler's number
             return Number.real(math.e)
+        if token == "i":
+            return Number.real(1j)
         if token in FUNCTIONS:
             return self._function(token)
         if self.variables is not None and is_variable(token):
@@ -253,7 +249,7 @@ class _Parser:
         base = None
         if name == "\\log" and self.peek() == "_":
             self.take()
-            base = self.group() if self.peek() == "{" else _literal(self._digit())
+            base = self.argument()
         power = None
         if self.peek() == "^":
             self.take()
@@ -265,11 +261,12 @@ class _Parser:
             while (token := self.peek()) is not None and (token[0].isdigit() or is_variable(token) or token == "\\pi"):
                 argument = _mul(argument, self.power())
         try:
-            value = FUNCTIONS[name](argument.approx)
+            value = _apply(name, argument.approx)
             if base is not None:
-                value /= math.log(base.approx)
+                value /= cmath.log(base.approx) if isinstance(base.approx, complex) or base.approx <= 0 else math.log(
+                    base.approx)
         except (ValueError, ZeroDivisionError, OverflowError):
-            raise DomainError(f"{name} undefined at {argument.approx:g}") from None
+            raise DomainError(f"{name} undefined at {argument.approx}") from None
         result = Number.real(value)
         return _pow(result, power) if power is not None else result
 
@@ -282,20 +279,34 @@ class _Parser:
         return token[0]
 
 
-FUNCTIONS: dict[str, Callable[[float], float]] = {
-    "\\sin": math.sin, "\\cos": math.cos, "\\tan": math.tan, "\\cot": lambda v: 1 / math.tan(v),
-    "\\sec": lambda v: 1 / math.cos(v), "\\csc": lambda v: 1 / math.sin(v), "\\arcsin": math.asin,
-    "\\arccos": math.acos, "\\arctan": math.atan, "\\sinh": math.sinh, "\\cosh": math.cosh,
-    "\\tanh": math.tanh, "\\ln": math.log, "\\log": math.log, "\\exp": math.exp,
+def _apply(name: str, x: Value) -> Value:
+    """A function at a point: real where it is defined on the reals, principal complex value otherwise."""
+    real_math, complex_math = FUNCTIONS[name]
+    if isinstance(x, float):
+        try:
+            return real_math(x)
+        except ValueError:
+            pass
+    return complex_math(complex(x))
+
+
+FUNCTIONS: dict[str, tuple[Callable[[float], float], Callable[[complex], complex]]] = {
+    "\\sin": (math.sin, cmath.sin), "\\cos": (math.cos, cmath.cos), "\\tan": (math.tan, cmath.tan),
+    "\\cot": (lambda v: 1 / math.tan(v), lambda v: 1 / cmath.tan(v)),
+    "\\sec": (lambda v: 1 / math.cos(v), lambda v: 1 / cmath.cos(v)),
+    "\\csc": (lambda v: 1 / math.sin(v), lambda v: 1 / cmath.sin(v)),
+    "\\arcsin": (math.asin, cmath.asin), "\\arccos": (math.acos, cmath.acos), "\\arctan": (math.atan, cmath.atan),
+    "\\sinh": (math.sinh, cmath.sinh), "\\cosh": (math.cosh, cmath.cosh), "\\tanh": (math.tanh, cmath.tanh),
+    "\\ln": (math.log, cmath.log), "\\log": (math.log, cmath.log), "\\exp": (math.exp, cmath.exp),
 }
-_IMPLICIT_FACTOR_STARTS = frozenset({"(", "\\frac", "\\sqrt", "\\pi", "{", "e"})
+_IMPLICIT_FACTOR_STARTS = frozenset({"(", "\\frac", "\\sqrt", "\\pi", "{", "e", "i", "\\binom", "\\dbinom"})
 _GREEK = frozenset(
     "\\" + name for name in ("alpha", "beta", "gamma", "delta", "theta", "lambda", "mu", "phi", "omega", "sigma", "tau")
 )
 
 
 def is_variable(token: str) -> bool:
-    """A single letter or a Greek letter; `e` and `i` are left out (Euler's number? the imaginary unit?)."""
+    """A single letter or a Greek letter; `e` and `i` are left out (Euler's number, the imaginary unit)."""
     return (len(token) == 1 and token.isascii() and token.isalpha() and token not in "ei") or token in _GREEK
 
 
@@ -309,14 +320,20 @@ def evaluate_at(normalised: str, point: dict[str, Fraction]) -> Number:
 
 
 def _literal(token: str) -> Number:
-    if token.isdigit() and len(token) <= 4000:
+    if token.isdigit():
+        if len(token) > MAX_LITERAL_DIGITS:
+            raise TooLarge("number literal too long")
         return Number(Fraction(int(token)), float(int(token)) if len(token) < 300 else math.inf)
     mantissa, _, exponent = token.lower().partition("e")
-    if exponent and abs(int(exponent)) > 4000:
+    if exponent and abs(int(exponent)) > MAX_LITERAL_DIGITS:
         raise TooLarge(f"exponent {exponent} out of range")
-    if len(mantissa) > 4000:
+    if len(mantissa) > MAX_LITERAL_DIGITS:
         raise TooLarge("number literal too long")
     return Number.of(Fraction(mantissa) * Fraction(10) ** int(exponent or 0), inexact="." in token)
+
+
+def _real(value: Number) -> float:
+    return value.approx.real if isinstance(value.approx, complex) else value.approx
 
 
 def _is_integer(value: Number) -> bool:
@@ -329,7 +346,16 @@ def _check_size(value: Fraction) -> Fraction:
     return value
 
 
-def _combine(a: Number, b: Number, exact_op: str, approx: float) -> Number:
+def _float_op(op: Callable[[], Value]) -> Number:
+    try:
+        return Number.real(op())
+    except OverflowError:
+        raise TooLarge("number too large to evaluate") from None
+    except ZeroDivisionError:
+        raise Undefined("division by zero") from None
+
+
+def _combine(a: Number, b: Number, exact_op: str, approx: Callable[[], Value]) -> Number:
     inexact = a.inexact or b.inexact
     if a.exact is not None and b.exact is not None:
         if exact_op == "+":
@@ -339,12 +365,12 @@ def _combine(a: Number, b: Number, exact_op: str, approx: float) -> Number:
         if b.exact == 0:
             raise Undefined("division by zero")
         return Number.of(_check_size(a.exact / b.exact), inexact)
-    return Number.real(approx)
+    return _float_op(approx)
 
 
 def _add(a: Number, b: Number, negate: bool) -> Number:
     b = _neg(b) if negate else b
-    return _combine(a, b, "+", a.approx + b.approx)
+    return _combine(a, b, "+", lambda: a.approx + b.approx)
 
 
 def _neg(a: Number) -> Number:
@@ -352,13 +378,13 @@ def _neg(a: Number) -> Number:
 
 
 def _mul(a: Number, b: Number) -> Number:
-    return _combine(a, b, "*", a.approx * b.approx if a.approx and b.approx else 0.0)
+    return _combine(a, b, "*", lambda: a.approx * b.approx if a.approx and b.approx else 0.0)
 
 
 def _div(a: Number, b: Number) -> Number:
     if b.approx == 0 and (b.exact is None or b.exact == 0):
         raise Undefined("division by zero")
-    return _combine(a, b, "/", a.approx / b.approx if math.isfinite(b.approx) else 0.0)
+    return _combine(a, b, "/", lambda: a.approx / b.approx if cmath.isfinite(b.approx) else 0.0)
 
 
 def _pow(base: Number, exponent: Number) -> Number:
@@ -371,55 +397,96 @@ def _pow(base: Number, exponent: Number) -> Number:
         if base.exact == 0 and e < 0:
             raise Undefined("division by zero")
         return Number.of(base.exact**e, base.inexact)
-    if _is_integer(exponent) and abs(exponent.approx) <= 4000:
-        try:
-            return Number.real(base.approx ** int(exponent.approx))
-        except (OverflowError, ZeroDivisionError) as exc:
-            raise TooLarge(str(exc)) from None
-    if base.approx < 0:
-        raise DomainError("fractional power of a negative number")
-    if exponent.approx > 0 and base.approx > 1 and exponent.approx * math.log2(base.approx) > 4000:
+    if not cmath.isfinite(exponent.approx):
+        raise TooLarge("power with an infinite exponent")
+    magnitude = abs(base.approx)
+    growth = abs(exponent.approx) * math.log2(magnitude) if magnitude > 1 and cmath.isfinite(magnitude) else 0.0
+    if growth > 4000:
         raise TooLarge("power too large to evaluate")
-    try:
-        return Number.real(base.approx**exponent.approx)
-    except (OverflowError, ZeroDivisionError) as exc:
-        raise TooLarge(str(exc)) from None
+    if isinstance(base.approx, float) and isinstance(exponent.approx, float) and (base.approx >= 0 or _is_integer(exponent)):
+        return _float_op(lambda: base.approx**exponent.approx)
+    return _float_op(lambda: complex(base.approx) ** complex(exponent.approx) if base.approx != 0 else 0.0)
 
 
 def _root(radicand: Number, index: Number) -> Number:
     if index.approx == 0:
         raise Undefined("zeroth root")
-    if radicand.approx < 0:
-        raise DomainError("root of a negative number")
-    if radicand.exact is not None and _is_integer(index):
+    if radicand.exact is not None and radicand.exact >= 0 and _is_integer(index):
         assert index.exact is not None
         n = index.exact.numerator
-        num, den = _exact_root(radicand.exact.numerator, n), _exact_root(radicand.exact.denominator, n)
-        if num is not None and den is not None:
-            return Number.of(Fraction(num, den), radicand.inexact)
-    return _pow(radicand, Number.real(1 / index.approx))
+        if n > 0:
+            num, den = integer_root(radicand.exact.numerator, n), integer_root(radicand.exact.denominator, n)
+            if num is not None and den is not None:
+                return Number.of(Fraction(num, den), radicand.inexact)
+    if radicand.exact is not None and _is_integer(index) and radicand.exact < 0 and index.exact is not None:
+        n = index.exact.numerator
+        if n % 2 == 1:  # an odd root of a negative number is real: \sqrt[3]{-8} = -2
+            return _neg(_root(_neg(radicand), index))
+    return _pow(radicand, _div(Number.of(Fraction(1)), index))
 
 
-def _exact_root(value: int, n: int) -> int | None:
+def integer_root(value: int, n: int) -> int | None:
+    """The exact integer n-th root of a non-negative int, or None; integer arithmetic only (no float overflow)."""
+    if value < 2:
+        return value
+    if n > value.bit_length():
+        return None
     if n == 2:
         root = math.isqrt(value)
         return root if root * root == value else None
-    if value.bit_length() > 2000 or n > 64:
-        return None
-    guess = round(value ** (1 / n))
-    for candidate in (guess - 1, guess, guess + 1):
-        if candidate >= 0 and candidate**n == value:
-            return candidate
+    low, high = 1, 1 << (value.bit_length() // n + 1)
+    while low <= high:
+        middle = (low + high) // 2
+        power = middle**n
+        if power == value:
+            return middle
+        if power < value:
+            low = middle + 1
+        else:
+            high = middle - 1
     return None
 
 
+def _binomial(n: Number, k: Number) -> Number:
+    if not _is_integer(k) or k.exact is None:
+        raise NotNumeric("binomial with a non-integer lower index")
+    count = k.exact.numerator
+    if count < 0:
+        return Number.of(Fraction(0))
+    if count > MAX_FACTORIAL:
+        raise TooLarge(f"binomial with {count} factors too large to evaluate")
+    value = Number.of(Fraction(1))
+    for j in range(count):  # n (n-1) ... (n-k+1) / k!: also right for a variable or fractional n
+        value = _mul(value, _add(n, Number.of(Fraction(j)), negate=True))
+    return _div(value, Number.of(Fraction(math.factorial(count))))
+
+
 def _factorial(value: Number) -> Number:
-    if not _is_integer(value) or value.approx < 0:
+    if not _is_integer(value) or value.exact is None or value.exact < 0:
         raise NotNumeric("factorial of a non-natural number")
-    n = int(value.approx)
-    if n > MAX_FACTORIAL:
-        raise TooLarge(f"factorial of {n} too large to evaluate")
-    return Number.of(Fraction(math.factorial(n)))
+    if value.exact > MAX_FACTORIAL:
+        raise TooLarge("factorial too large to evaluate")
+    return Number.of(Fraction(math.factorial(int(value.exact))))
+
+
+def repeating_decimal(text: str) -> str:
+    """`0.\\overline{3}`, `0.1\\dot{6}`, `0.(3)`, `0.333...` as exact fractions (`\\frac{1}{3}`)."""
+    def exact(whole: str, fixed: str, period: str) -> str:
+        numerator = int(whole + fixed + period or "0") - int(whole + fixed or "0")
+        denominator = int("9" * len(period) + "0" * len(fixed))
+        return f"\\frac{{{numerator}}}{{{denominator}}}"
+
+    ellipsis = _ELLIPSIS.match(text) if len(text) <= 64 else None  # backreferences: only on short text
+    if ellipsis:
+        sign = "-" if ellipsis.group(1).startswith("-") else ""
+        whole = ellipsis.group(1).lstrip("-")
+        return sign + exact(whole, ellipsis.group(2), ellipsis.group(3))
+    parenthesised = _PARENTHESISED_PERIOD.match(text)
+    if parenthesised:
+        return parenthesised.group(1) + exact(*parenthesised.group(2, 3, 4))
+    if "\\overline" not in text and "\\dot" not in text:
+        return text
+    return _REPEATING.sub(lambda m: exact(m.group(1), m.group(2), m.group(3) or m.group(4)), text)
 
 
 def evaluate(normalised: str) -> Number:
@@ -431,28 +498,6 @@ def evaluate(normalised: str) -> Number:
     inf = _INF_WORD.match(normalised)
     if inf:
         return Number.real(-math.inf if inf.group(1) == "-" else math.inf)
-    if _THOUSANDS.match(normalised):
+    if THOUSANDS.match(normalised):
         normalised = normalised.replace(",", "")
-    return _Parser(normalised).parse()
-
-
-def parse_number(normalised_without_units: str, *, decimal_comma: bool = True) -> Number:
-    """A whole answer as a number: thousands separators, `3,5` decimal comma, then arithmetic."""
-    text = normalised_without_units
-    if decimal_comma and _DECIMAL_COMMA.match(text) and not _THOUSANDS.match(text):
-        text = text.replace(",", ".")
-    return evaluate(text)
-
-
-def close(gold: Number, answer: Number, rel_tol: float) -> bool:
-    """Exact values compare exactly; a value that went through rounding compares within `rel_tol`."""
-    if gold.exact is not None and answer.exact is not None:
-        if gold.exact == answer.exact:
-            return True
-        if not (gold.inexact or answer.inexact):
-            return False
-        diff = abs(gold.exact - answer.exact)
-        return diff <= Fraction(rel_tol) * max(abs(gold.exact), abs(answer.exact))
-    if math.isinf(gold.approx) or math.isinf(answer.approx):
-        return gold.approx == answer.approx
-    return math.isclose(gold.approx, answer.approx, rel_tol=rel_tol, abs_tol=0.0)
+    return _Parser(repeating_decimal(normalised)).parse()

@@ -5,15 +5,16 @@ Nothing here has a timeout of its own: the caller runs `compare_symbolic` throug
 
 Parsing uses latex2sympy2_extended (Math-Verify's parser). Comparison is our own, because the
 library's comparison is where Math-Verify goes wrong:
-- numbers: 40-digit evaluation with a RELATIVE tolerance (Math-Verify rounds to 6 decimals, so
-  `1/2004!` equals `1/2006!` there); exact rationals must agree to 35 digits;
+- numbers: exact rationals compare exactly; others by 40-digit evaluation with a RELATIVE tolerance
+  (Math-Verify rounds to 6 decimals, so `1/2004!` equals `1/2006!` there);
 - expressions in variables: identity testing at random rational points at 30 digits (one
   disagreement disproves, agreement at 4 points proves), `simplify(g - a) == 0` only when too few
   points can be evaluated;
 - equations: `l1 - r1` and `l2 - r2` must be non-zero constant multiples of each other (two
   different lines are never equal just because both sides "evaluate to 0");
 - inequalities: the same, with a positive multiple (a flipped `>` is handled by sign);
-- tuples, intervals, sets, matrices: element-wise with the rules of the structural layer;
+- tuples, intervals, sets, matrices: element-wise with the rules of the structural layer; matrix
+  arithmetic (`A + B`, `AB`) is carried out first;
 - anything else (boolean combinations, ...): Math-Verify's `verify` on the parsed objects.
 """
 
@@ -84,7 +85,9 @@ def compare_symbolic(gold: str, answer: str, rel_tol: float, preload: Any = None
 def _equal(gold: Any, answer: Any, rel_tol: float) -> bool:
     import sympy
     from sympy.core.relational import Relational
+    from sympy.matrices.expressions import MatrixExpr
 
+    gold, answer = (x.doit() if isinstance(x, MatrixExpr) else x for x in (gold, answer))  # `A + B`, `AB`
     if isinstance(gold, Relational) and isinstance(answer, Relational):
         return _relations_equal(gold, answer)
     if isinstance(gold, sympy.Eq) and isinstance(gold.lhs, sympy.Symbol):
@@ -147,15 +150,16 @@ def _expressions_equal(gold: Any, answer: Any, rel_tol: float) -> bool:
 def _numbers_close(gold: Any, answer: Any, rel_tol: float) -> bool:
     import sympy
 
+    if gold.is_Rational and answer.is_Rational:
+        return bool(gold == answer)  # exact rationals compare exactly: 1/2004! is not 1/2006!
     g, a = sympy.N(gold, _PRECISION), sympy.N(answer, _PRECISION)
     if not (g.is_number and a.is_number):
         return bool(sympy.simplify(gold - answer) == 0)
     scale = max(abs(g), abs(a))
     if scale == 0:
         return True
-    exact = gold.is_rational and answer.is_rational and not (gold.has(sympy.Float) or answer.has(sympy.Float))
-    tolerance = sympy.Float(10) ** (-_PRECISION + 5) if exact else sympy.Float(rel_tol)
-    return bool(abs(g - a) <= tolerance * scale)
+    close = abs(g - a) <= sympy.Float(rel_tol) * scale
+    return close is sympy.true or close is True
 
 
 def _probes(gold: Any, answer: Any, symbols: list[Any]) -> bool | None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from rewardforge.verifiers.math.equivalence import MathSettings, check_cheap, gold_answer, verify, verify_many
+from rewardforge.verifiers.math.equivalence import MathSettings, Verdict, check_cheap, verify, verify_many
+from rewardforge.verifiers.math.gold import parse_gold
 from rewardforge.verifiers.math.normalize import normalize
-from rewardforge.verifiers.math.numeric import TooLarge, Undefined, evaluate, strip_units
+from rewardforge.verifiers.math.numeric import TooLarge, Undefined, evaluate
+from rewardforge.verifiers.math.quantities import strip_units
 from rewardforge.verifiers.math.structural import parse_structure
 
 
@@ -77,13 +79,13 @@ def test_failure_class_sqrt_outside_math_delimiters() -> None:
         (r"\frac{\pi}{2}", r"\dfrac{\pi}{2}", "string", True),
         ("Monday", r"\text{monday}", "string", True),
         ("1000", "1,000", "numeric", True),
-        ("1000", r"1\,000", "string", True),
+        ("1000", r"1\,000", "numeric", True),
         ("3.5", "3,5", "numeric", True),
         ("0.5", "50%", "numeric", True),
         (r"50\%", "50", "numeric", True),
         (r"50\%", "0.5", "numeric", True),
         ("50", "0.5", "numeric", False),
-        ("5", r"\$5", "numeric", True),
+        ("5", r"\$5", "string", True),
         ("5", "5 dollars", "numeric", True),
         ("10", r"10\text{ cm}", "numeric", True),
         (r"10\text{ cm}", "10", "numeric", True),
@@ -133,22 +135,22 @@ def test_failure_class_sqrt_outside_math_delimiters() -> None:
 def test_cheap_layers(gold: str, answer: str, layer: str | None, equal: bool) -> None:
     verdict = check_cheap(gold, answer)
     if layer is None:
-        assert verdict is None  # undecided: needs sympy
+        assert not isinstance(verdict, Verdict)  # undecided: needs sympy
         assert _equal(gold, answer) is equal
         return
-    assert verdict is not None and verdict.status == "ok", verdict
+    assert isinstance(verdict, Verdict) and verdict.status == "ok", verdict
     assert (verdict.layer, verdict.equal) == (layer, equal)
 
 
 @pytest.mark.parametrize(
     ("gold", "answer", "equal"),
     [
-        ("x<3", "3>x", True),
-        ("x<3", "x>3", False),
+        ("x<1", "-x>-1", True),
+        ("x<1", "-x<-1", False),
         ("x+y=3", "y=3-x", True),
-        (r"\binom{5}{2}", "10", True),
-        (r"\binom{5}{2}", "11", False),
-        (r"\binom{n}{2}", r"\frac{n(n-1)}{2}", True),
+        ("x+y=3", "y=3+x", False),
+        (r"\sum_{k=1}^{n} k", r"\frac{n(n+1)}{2}", True),
+        (r"\int_0^1 x\,dx", r"\frac{1}{3}", False),
     ],
 )
 def test_symbolic_layer(gold: str, answer: str, equal: bool) -> None:
@@ -183,9 +185,13 @@ def test_gold_that_cannot_be_parsed_is_skipped() -> None:
 
 
 def test_gold_answer_reads_solutions() -> None:
-    assert gold_answer(r"We compute... so the result is $\boxed{\frac{3}{4}}$.") == r"\frac{3}{4}"
-    assert gold_answer("Janet sells 16 - 3 - 4 = 9 eggs.\n#### 18") == "18"
-    assert gold_answer(" 42 ") == "42"
+    def gold(reference: object) -> str | None:
+        parsed = parse_gold(reference)
+        return parsed.text if parsed else None
+
+    assert gold(r"We compute... so the result is $\boxed{\frac{3}{4}}$.") == r"\frac{3}{4}"
+    assert gold("Janet sells 16 - 3 - 4 = 9 eggs.\n#### 18") == "18"
+    assert gold(" 42 ") == "42"
 
 
 @pytest.mark.parametrize(
@@ -202,7 +208,7 @@ def test_gold_answer_reads_solutions() -> None:
 )
 def test_hostile_answers_are_errors_decided_in_the_parent(answer: str, reason: str) -> None:
     verdict = check_cheap("5", answer)
-    assert verdict is not None and verdict.status == "error", verdict
+    assert isinstance(verdict, Verdict) and verdict.status == "error", verdict
     assert reason in (verdict.reason or "")
 
 
@@ -234,7 +240,7 @@ def test_number_parser_limits() -> None:
         evaluate("0^{-1}")
     assert evaluate("2^{10}").exact == 1024
     assert evaluate(r"\sqrt[3]{27}").exact == 3
-    assert strip_units(r"\$1,250.50") == ("1,250.50", False)
+    assert strip_units("$1,250.50") == ("1,250.50", False)
     assert strip_units("12 km/h") == ("12", False)
     assert strip_units("2x") == ("2x", False)
 

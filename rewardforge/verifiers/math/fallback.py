@@ -1,0 +1,277 @@
+"""Fallback rules: the answer of a completion that never says "the answer is".
+
+They read the FINAL STATEMENT: the last sentence (or line, code block or table row) of the answer
+region that holds anything answer-like; closing pleasantries ("I hope this helps!") and remarks in
+parentheses are passed over. Within it, in this rank:
+
+1. `conclusion`  the statement opens with a concluding word ("Therefore, x >= 5.", "So the distance
+                 is \\(2\\sqrt{5}\\)", "因此", "donc"): its math or expression, whole;
+2. `last_math`   its last `$...$`, `$$...$$`, `\\(...\\)` or `\\[...\\]`, whole;
+3. `code`        `` `42` ``, the last line of a fenced block, the last cell of a markdown table row;
+4. `last_number` its last number, always whole: an expression it belongs to (`\\frac{10}{9}`,
+                 `2\\sqrt{5}`, `x >= 5`, `3 + 4 = 7`), thousands groups (`1 000`), `.4`, a trailing `%`
+                 or scale word ("2.5 million"), or number words ("twelve", "十二"); never digits glued to
+                 letters (`AZYUK2A`). A list of numbers there ("Maybe 10, 20, 72") is a hedge;
+5. `choice`      a bare or decorated choice letter ("(B)", "**C**"), only when the gold is a letter.
+
+Only the last `TAIL` characters are read: a final answer is at the end.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rewardforge.verifiers.math.rules import Statement
+from rewardforge.verifiers.math.scan import Span, broken_spans, math_spans, sentence_starts
+from rewardforge.verifiers.math.words import NUMBER_WORDS, SCALE_WORDS, words_to_number
+
+TAIL = 4_000
+MAX_SENTENCES = 40
+FALLBACK_RULES = ("conclusion", "last_math", "code", "last_number", "choice")
+
+_FENCE = re.compile(r"```[^\n`]{0,40}\n(.*?)(?:```|\Z)", re.DOTALL)
+_INLINE_CODE = re.compile(r"`([^`\n]{1,200})`")
+_TABLE_ROW = re.compile(r"^[ \t]*\|(.*)\|[ \t]*$", re.MULTILINE)
+_CONCLUSION = re.compile(
+    r"^[\s*#>_-]*(?:therefore|thus|hence|so|consequently|in conclusion|finally|in total|altogether|"
+    r"因此|所以|故|por lo tanto|por tanto|donc|ainsi|also|daher|somit|portanto|quindi)\b[\s,:]*",
+    re.IGNORECASE,
+)
+_FLUFF = re.compile(r"^[\s*_#>-]*\(.*\)[\s.*_]*$", re.DOTALL)
+_TOKEN = re.compile(
+    r"(?P<num>\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d,.])|\d(?:[\d,]*\d)?(?:\.\d+)?(?:[eE][-+]?\d+)?|\.\d+)"
+    r"|(?P<cmd>\\[a-zA-Z]+|\\[{}|,;!])"
+    r"|(?P<op>>=|<=|!=|==|\\geq|\\leq|[-+*/^=<>×÷·≤≥≠±%!_'⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺])"
+    r"|(?P<open>[({\[])|(?P<close>[)}\]])"
+    r"|(?P<word>[^\W\d_]+)"
+    r"|(?P<space>[ \t]+)|(?P<dollar>\$)|(?P<comma>,)|(?P<other>.)",
+)
+_FUNCTION_WORDS = frozenset({"sin", "cos", "tan", "log", "ln", "exp", "sqrt", "pi", "i", "e"})
+_GLUED_OR = re.compile(r"(?<=[\d)}])(or|and)(?=[A-Za-z]\()")  # `W(x)=1orW(x)=-1`
+_WEAK_NUMBER_WORDS = frozenset({"a", "an", "and", "un", "une", "e", "y"})  # never a number on their own
+_PERCENT_WORDS = frozenset({"percent", "pct", "per cent", "percentage"})
+_CHOICE = re.compile(
+    r"\\text(?:bf)?\{\s*\(?([A-J])\)?\s*\}|\*\*\(?([A-J])\)?\*\*|\(([A-J])\)|\b([A-J])\)|(?<![\w\\])([A-J])(?![\w'])"
+)
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """A candidate final statement: `tail[start:end]`, and whether it is code or a table row."""
+
+    start: int
+    end: int
+    kind: str = "sentence"
+
+
+def final_statement(region: str, rules: Sequence[str], *, choice: bool = False) -> Statement | None:
+    """The answer of the final statement by the enabled fallback rules (see the module docstring)."""
+    enabled = [r for r in FALLBACK_RULES if r in rules and (r != "choice" or choice)]
+    if not enabled:
+        return None
+    offset = max(0, len(region) - TAIL)
+    tail = region[offset:]
+    for span in broken_spans(tail):  # inline math broken over lines: malformed, so unreadable
+        tail = tail[: span.start] + " " * (span.end - span.start) + tail[span.end :]
+    for unit in reversed(_units(tail)[-MAX_SENTENCES:]):
+        found = _read(tail, unit, enabled)
+        if found is not None:
+            rule, start, end, answer = found
+            if isinstance(answer, tuple):
+                return Statement(rule, offset + start, offset + end, ", ".join(answer), listed=True)
+            return Statement(rule, offset + start, offset + end, answer)
+    return None
+
+
+def _units(tail: str) -> list[_Unit]:
+    """Sentences, with display math, fenced code blocks and table rows as units of their own."""
+    fences = [Span(m.start(), m.end(), m.start(1), m.end(1)) for m in _FENCE.finditer(tail)]
+    spans = math_spans(tail)
+    displays = [s for s in spans if tail.startswith(("$$", "\\["), s.start)]
+    protected = sorted(spans + fences, key=lambda s: s.start)
+    starts = sentence_starts(tail, protected)
+    starts = sorted({*starts, *(d.start for d in displays), *(d.end for d in displays)})
+    units = [_Unit(a, b) for a, b in zip(starts, [*starts[1:], len(tail)], strict=True)]
+    units = [u for u in units if not any(f.start <= u.start < f.end for f in fences)]
+    units += [_Unit(f.inner_start, f.inner_end, "fence") for f in fences]
+    units += [_Unit(m.start(), m.end(), "table") for m in _TABLE_ROW.finditer(tail)]
+    return sorted(units, key=lambda u: (u.end, u.start))
+
+
+def _read(tail: str, unit: _Unit, enabled: list[str]) -> tuple[str, int, int, str | tuple[str, ...]] | None:
+    text = tail[unit.start : unit.end]
+    if not text.strip() or _FLUFF.match(text):
+        return None
+    if unit.kind in ("fence", "table"):
+        if "code" not in enabled:
+            return None
+        code = _code_answer(text, unit.kind)
+        return ("code", unit.start, unit.end, code) if code else None
+    conclusion = _CONCLUSION.match(text)
+    for rule in enabled:
+        if rule == "conclusion" and conclusion is None:
+            continue
+        answer = _answer_in(text, "last_math" if rule == "conclusion" else rule)
+        if answer is None and rule == "conclusion":
+            answer = _answer_in(text, "last_number")
+        if answer is not None:
+            return rule, unit.start, unit.end, answer
+    return None
+
+
+def _answer_in(text: str, rule: str) -> str | tuple[str, ...] | None:
+    if rule == "last_math":
+        spans = [s for s in math_spans(text) if s.inner(text).strip()]
+        if not spans:
+            return None
+        last = spans[-1]
+        return text[last.inner_start : last.inner_end] + _unit_after(text, last.end)
+    if rule == "code":
+        inline = list(_INLINE_CODE.finditer(text))
+        return inline[-1].group(1) if inline else None
+    if rule == "last_number":
+        return last_expression(text) or _number_words(text)
+    if rule == "choice":
+        letters = list(_CHOICE.finditer(text))
+        return next(g for g in letters[-1].groups() if g) if letters else None
+    return None
+
+
+def _unit_after(text: str, position: int) -> str:
+    """`$28$ %` and `$28$ percent`: a percent sign after the math belongs to the answer."""
+    rest = text[position : position + 12].strip().lower()
+    return "%" if rest.startswith(("%", "percent", "pct", "per cent")) else ""
+
+
+def _code_answer(text: str, kind: str) -> str | None:
+    if kind == "fence":
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        return lines[-1] if lines else None
+    cells = [c.strip() for c in text.strip().strip("|").split("|")]
+    cells = [c for c in cells if c and not set(c) <= set("-: ")]
+    return cells[-1] if cells else None
+
+
+def last_expression(text: str) -> str | tuple[str, ...] | None:
+    """The last expression with a number in it, whole (see `last_number` in the module docstring);
+    a comma- or "or"-separated list of plain numbers comes back as that list (a hedge)."""
+    text = _GLUED_OR.sub(r" \1 ", text[-2_000:])
+    runs = _runs(text)
+    if not runs:
+        return None
+    last = runs[-1]
+    listed = [last]
+    for earlier in reversed(runs[:-1]):
+        between = text[earlier[1] : listed[0][0]].strip().lower()
+        numbers = earlier[2] == listed[0][2] == "number"
+        if between in _LIST_JOINS and (numbers or between in ("or", "and", ", or", ", and")):
+            listed.insert(0, earlier)
+        else:
+            break
+    if len(listed) > 1:
+        return tuple(text[s:e].strip() for s, e, _ in listed)
+    return text[last[0] : last[1]].strip() + _scale_or_percent(text, last[1])
+
+
+_LIST_JOINS = frozenset({",", "or", ", or", ", and", "and", "/", ";"})
+
+
+def _runs(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of each maximal run of math tokens holding a number; kind "number" when plain."""
+    tokens = [(m.lastgroup or "other", m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    runs: list[tuple[int, int, str]] = []
+    run: _Run | None = None
+    for index, (kind, token, start, end) in enumerate(tokens):
+        before = tokens[index - 1][0] if index else ""
+        after = next((t for t in tokens[index + 1 : index + 4] if t[0] != "space"), ("", "", 0, 0))
+        if _joins(kind, token, before, after, run, text, end):
+            if run is None:
+                run = _Run(start)
+            run.add(kind, token, end)
+        elif run is not None:
+            runs.extend(run.close())
+            run = None
+    if run is not None:
+        runs.extend(run.close())
+    return runs
+
+
+class _Run:
+    """A run of math tokens being read: where it ends, whether it holds a number, whether it is plain."""
+
+    def __init__(self, start: int) -> None:
+        self.start = self.end = start
+        self.number = False
+        self.plain = True
+        self.depth = 0
+        self.last = ""
+
+    def add(self, kind: str, token: str, end: int) -> None:
+        if kind != "space":
+            self.end, self.last = end, kind
+        self.number |= kind == "num" or token in ("\\frac", "\\dfrac", "\\sqrt", "\\pi", "\\infty")
+        self.plain &= kind in ("num", "space", "dollar") or (kind == "op" and token in "-+%")
+        self.depth += (kind == "open") - (kind == "close")
+
+    def close(self) -> list[tuple[int, int, str]]:
+        return [(self.start, self.end, "number" if self.plain else "expression")] if self.number else []
+
+
+def _joins(kind: str, token: str, before: str, after: tuple[str, str, int, int], run: _Run | None, text: str,
+           end: int) -> bool:
+    """Whether a token continues (or starts) a math run; see `last_number` in the module docstring."""
+    if kind == "num":
+        return before != "word"  # `AZYUK2A`: digits glued to letters are an identifier
+    if kind in ("cmd", "open"):
+        return True
+    if kind == "op":
+        return run is not None or (token in "-+±" and after[0] in ("num", "cmd", "open"))
+    if kind in ("close", "space"):
+        return run is not None
+    if kind == "dollar":
+        return text[end : end + 1].isdigit()
+    if kind == "comma":
+        return run is not None and run.depth > 0
+    if kind == "word" and (len(token) == 1 or token.lower() in _FUNCTION_WORDS):
+        follows_operator = after[0] == "op" and after[1] not in "%!'"
+        if run is None:
+            return follows_operator or (len(token) == 1 and text[end : end + 1] == "(")
+        return run.last in ("op", "open") or before in ("num", "cmd", "close") or follows_operator
+    return False
+
+
+def _scale_or_percent(text: str, position: int) -> str:
+    rest = text[position : position + 24].lower().split()
+    if not rest:
+        return ""
+    word = rest[0].strip(".,;:!?")
+    if word in SCALE_WORDS:
+        return f" {word}"
+    if word in _PERCENT_WORDS or (word == "per" and len(rest) > 1 and rest[1].startswith("cent")):
+        return "%"
+    return ""
+
+
+_CJK_NUMERALS = "零〇一二两兩三四五六七八九十百千万萬亿億点负負分之"
+_NUMBER_WORD_TOKEN = re.compile(rf"[{_CJK_NUMERALS}]+|[A-Za-zÀ-ÿ]+(?:-[A-Za-zÀ-ÿ]+)*")
+
+
+def _number_words(text: str) -> str | None:
+    """The last run of number words ("twelve", "negative five", "十二") whose value can be read."""
+    best = None
+    run: list[str] = []
+    for word in [*_NUMBER_WORD_TOKEN.findall(text[-600:]), ""]:
+        if word and word[0] in _CJK_NUMERALS:
+            run, best = [], word if words_to_number(word) is not None else best
+            continue
+        if word and all(p in NUMBER_WORDS or p == "and" for p in word.lower().split("-")):
+            run.append(word)
+            continue
+        while run and run[-1].lower() == "and":
+            run.pop()
+        if run and any(w.lower() not in _WEAK_NUMBER_WORDS for w in run) and words_to_number(" ".join(run)) is not None:
+            best = " ".join(run)
+        run = []
+    return best
