@@ -104,13 +104,13 @@ def _json(text: str) -> list[Statement]:
     return found
 
 
-# "<keyword> <connector> <answer>": the keyword finds candidates cheaply, the connector is matched in a
-# short window after it, and the answer runs to the end of its sentence.
-_KEYWORD = re.compile(
-    r"(?:(?:final|correct|right)[ \t]{1,3})?(?:answer|option|choice)s?|respuesta|réponse|reponse|antwort|resposta"
-    r"|risposta|ответ|答案|最终答案|最終答案|正确答案|final result",
-    re.IGNORECASE,
-)
+# "<keyword> <connector> <answer>": the keywords are found from the end with `str.rfind` (C speed,
+# no regex over the whole completion), the connector is matched in a short window after each, and
+# the answer runs to the end of its sentence.
+_KEYWORDS = ("answer", "option", "choice", "respuesta", "réponse", "reponse", "antwort", "resposta", "risposta",
+             "ответ", "Ответ", "答案", "final result", "Réponse")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_CHOICE_PREFIX = re.compile(r"(?:correct|right|best)[ \t]{1,3}$")
 _CONNECTOR = re.compile(
     r"(?:\*\*|__)?[ \t]*(?:\((?:[a-z ]{1,20})\))?[ \t]*"  # "**", "(rounded)"
     r"(?:is(?:[ \t]+(?:therefore|then|thus|indeed))?(?:[ \t]*:)?|are|was|would[ \t]+be|will[ \t]+be|should[ \t]+be"
@@ -121,30 +121,43 @@ _CONNECTOR = re.compile(
     re.IGNORECASE,
 )
 _NOT = re.compile(r"(?:not|n't|no)\b", re.IGNORECASE)
-_STRONG_KEYWORDS = ("answer", "respuesta", "réponse", "reponse", "antwort", "resposta", "risposta", "ответ", "答案",
-                    "result")
 _MINERVA_TAIL = re.compile(r"[ \t]*I hope it is correct\.?[ \t]*$", re.IGNORECASE)
+
+
+def _keyword_hits(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the last answer keywords ("answer", "the correct option", "答案", ...), in order."""
+    lowered = text.translate(_ASCII_LOWER)  # same length as `text`, unlike str.lower()
+    hits = []
+    for keyword in _KEYWORDS:
+        end = len(lowered)
+        for _ in range(LAST_OCCURRENCES * 2):
+            at = lowered.rfind(keyword, 0, end)
+            if at < 0:
+                break
+            end = at
+            if keyword.isascii() and at > 0 and lowered[at - 1].isalpha():
+                continue  # "reanswer"
+            if keyword in ("option", "choice") and not _CHOICE_PREFIX.search(lowered, max(0, at - 14), at):
+                continue  # "the option is to ..." is no commitment; "the correct option is" is
+            stop = at + len(keyword)
+            hits.append((at, stop + 1 if lowered[stop : stop + 1] == "s" else stop))
+    return sorted(hits)[-LAST_OCCURRENCES * 2 :]
 
 
 def _answer_is(text: str, *, line_start_only: bool = False, rule: str = "answer_is") -> list[Statement]:
     found = []
-    for m in list(_KEYWORD.finditer(text))[-LAST_OCCURRENCES * 2 :]:
-        keyword = m.group().casefold()
-        if not any(k in keyword for k in _STRONG_KEYWORDS) and not keyword.strip().startswith(("correct", "right")):
-            continue  # "option"/"choice" alone ("the option is to ...") is no commitment
-        if line_start_only and not _at_line_start(text, m.start()):
+    for start, end in _keyword_hits(text):
+        if line_start_only and not _at_line_start(text, start):
             continue
-        if m.start() > 0 and text[m.start() - 1].isalpha() and m.group()[0].isascii():
-            continue  # "reanswer", "manswer"
-        connector = _CONNECTOR.match(text, m.end(), min(len(text), m.end() + 60))
+        connector = _CONNECTOR.match(text, end, min(len(text), end + 60))
         if connector is None:
             continue
         if _NOT.match(text, connector.end(), connector.end() + 5):
             continue  # "the answer is not 5"
-        answer, end = sentence_after(text, connector.end())
+        answer, stop = sentence_after(text, connector.end())
         answer = _MINERVA_TAIL.sub("", answer)
         if answer.strip():
-            found.append(Statement(rule, m.start(), end, answer))
+            found.append(Statement(rule, start, stop, answer))
     return found
 
 
