@@ -5,6 +5,8 @@ Errors name the line and the field, so a malformed file is fixed in one look.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,9 @@ from pydantic import ValidationError
 from rewardforge.core.types import Sample, Score, first_error
 
 SAMPLE_COLUMNS = ("prompt", "completion", "reference", "metadata", "group_id")
+# orjson reads an integer outside the 64-bit range as a float (2**70 + 1 becomes 2**70): lines that may hold
+# one are read again by the stdlib, which keeps every integer exact.
+_LONG_INTEGER = re.compile(rb"\d{19,}")
 
 
 class RecordError(ValueError):
@@ -68,6 +73,8 @@ def read_records(stream: IO[bytes], field_map: Mapping[str, str]) -> Iterator[Re
             row = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise RecordError(f"line {number}: invalid JSON: {exc}") from None
+        if _LONG_INTEGER.search(raw):
+            row = json.loads(raw)
         if not isinstance(row, dict):
             raise RecordError(f"line {number}: expected a JSON object, got {type(row).__name__}")
         yield Record(number, row, to_sample(row, field_map, line=number))
@@ -86,7 +93,10 @@ def scored_row(row: dict[str, Any], score: Score) -> dict[str, Any]:
 
 
 def dump_line(row: dict[str, Any]) -> bytes:
-    return orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS, default=repr) + b"\n"
+    try:
+        return orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS, default=repr) + b"\n"
+    except TypeError:  # an integer outside 64 bits: the stdlib writes it exactly
+        return json.dumps(row, default=repr, ensure_ascii=False).encode() + b"\n"
 
 
 def count_lines(path: Path) -> int:

@@ -10,6 +10,7 @@ import asyncio
 import concurrent.futures
 import importlib
 import inspect
+import json
 import math
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
@@ -92,7 +93,10 @@ class Sample(BaseModel):
     def key(self, fields: frozenset[str] = SAMPLE_FIELDS) -> bytes:
         """A stable byte key over `fields`, used to dedup and cache identical work."""
         data = {name: getattr(self, name) for name in sorted(fields)}
-        return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=repr)
+        try:
+            return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=repr)
+        except TypeError:  # an integer outside 64 bits (a big gold answer): the stdlib keeps it exact
+            return json.dumps(data, sort_keys=True, default=repr).encode()
 
 
 class Score(BaseModel):

@@ -47,6 +47,138 @@ def test_info_records_extraction_gold_and_layer() -> None:
     assert "Eq(" in symbolic.info["parsed_gold"]
 
 
+# What a careful grader accepts and rejects: the classes of issue #17, one row each.
+# (id, completion, gold, expected value)
+CAREFUL_GRADER = [
+    # class 1: no marker -> whole expressions, never digits cut out of LaTeX
+    ("frac-whole", r"so the ratio is \frac{10}{9}", "10/9", 1.0),
+    ("frac-short", r"The probability is $\frac13$", r"\frac{1}{3}", 1.0),
+    ("assignment-in-math", r"Solving gives $k = \frac{1}{3}$", r"\frac{1}{3}", 1.0),
+    ("sqrt-in-parens", r"Hence the distance is \( 2\sqrt{5} \).", r"2\sqrt{5}", 1.0),
+    ("sqrt-not-5", r"Hence the distance is \( 2\sqrt{5} \).", "5", 0.0),
+    ("slope", r"Thus the slope is \( m = -\frac{3}{2} \)", "-1.5", 1.0),
+    ("relation-sentence", "Therefore, x >= 5.", r"[5, \infty)", 1.0),
+    ("relation-not-5", "Therefore, x >= 5.", "5", 0.0),
+    ("choice-after-fraction", r"$\frac{1}{8}$ is too small, so the correct option is **B**.", "B", 1.0),
+    ("choice-not-8", r"$\frac{1}{8}$ is too small, so the correct option is **B**.", "8", 0.0),
+    ("thousands-space", "The total is 1 000", "1000", 1.0),
+    ("leading-dot", "The probability is .4", "0.4", 1.0),
+    ("identifier-not-a-number", "AZYUK2A", "2", 0.0),
+    ("hedge-list", "I don't know. Maybe 10, 20, 72", "72", 0.0),
+    # class 2: which box counts
+    ("intermediate-box", r"The width is $w=\boxed{6}$, so the area is $6 \cdot 18$. Final answer: $\boxed{108}$", "108", 1.0),
+    ("draft-box-in-think", r"<think>maybe \boxed{42}</think><answer>\boxed{21}</answer>", "21", 1.0),
+    ("retracted-box", r"So \boxed{24}. Wait, that double counts the corners, so it is \boxed{12}", "12", 1.0),
+    ("later-answer-wins", r"That gives \boxed{12}. Hmm, recounting, the answer is 13.", "12", 0.0),
+    ("later-answer-wins-right", r"That gives \boxed{12}. Hmm, recounting, the answer is 13.", "13", 1.0),
+    ("spray-in-final-statement", r"\boxed{2} \boxed{3} \boxed{5}", "5", 0.0),
+    ("hedge-or", "The answer is 2 or 3.", "3", 0.0),
+    # class 3: relations, intervals, percent, units
+    ("interval-identical", "$[0,1)$", "$[0,1)$", 1.0),
+    ("open-vs-closed", "$[0,9)$", "$(0,9)$", 0.0),
+    ("geq-vs-ray", r"\boxed{x \geq 5}", r"[5,\infty)", 1.0),
+    ("ray-vs-geq", r"\boxed{[5,\infty)}", r"x \geq 5", 1.0),
+    ("gt-vs-ray-closed", r"\boxed{x > 5}", r"[5,\infty)", 0.0),
+    ("or-conditions-vs-union", r"\boxed{x < -2 \text{ or } x > 2}", r"(-\infty,-2)\cup(2,\infty)", 1.0),
+    ("or-conditions-wrong-end", r"\boxed{x \le -2 \text{ or } x > 2}", r"(-\infty,-2)\cup(2,\infty)", 0.0),
+    ("union-order", r"\boxed{(2,\infty)\cup(-\infty,-2)}", r"(-\infty,-2)\cup(2,\infty)", 1.0),
+    ("chain-vs-interval", r"\boxed{-2 < x \le 7}", r"(-2, 7]", 1.0),
+    ("abs-vs-interval", r"\boxed{|x| < 3}", "(-3, 3)", 1.0),
+    ("neq-vs-union", r"\boxed{x \neq 3}", r"(-\infty,3)\cup(3,\infty)", 1.0),
+    ("function-label", r"\boxed{f(x) = 2x + 1}", "2x+1", 1.0),
+    ("y-label", r"\boxed{y = 2x + 1}", "2x+1", 1.0),
+    ("line-equation-forms", r"\boxed{2x - y + 1 = 0}", "y = 2x + 1", 1.0),
+    ("lt-macro", r"\boxed{x \lt 3}", "x < 3", 1.0),
+    ("gt-macro", r"\boxed{x \gt 3}", "x > 3", 1.0),
+    ("le-forms", r"\boxed{x <= 2}", r"x \leq 2", 1.0),
+    ("ge-forms", r"\boxed{x >= 2}", r"x \geqslant 2", 1.0),
+    ("tuple-vs-set", r"\boxed{(1, 2)}", r"\{1, 2\}", 0.0),
+    ("set-any-order", r"\boxed{\{2, 1\}}", r"\{1, 2\}", 1.0),
+    ("tuple-order", r"\boxed{(2, 1)}", "(1, 2)", 0.0),
+    ("percent-space", "28 %", r"28\%", 1.0),
+    ("percent-word", "The answer is 28 percent.", r"28\%", 1.0),
+    ("percent-pct", "The answer is 28 pct", r"28\%", 1.0),
+    ("percent-as-fraction", r"\boxed{0.28}", r"28\%", 1.0),
+    ("percent-wrong", r"\boxed{0.28\%}", r"28\%", 0.0),
+    ("area-unit-superscript", r"The area is 24 cm².", "24", 1.0),
+    ("text-unit", r"\boxed{6 \times 10^{-7}\ \text{m}}", r"6 \times 10^{-7}", 1.0),
+    ("degrees", r"\boxed{90^\circ}", "90", 1.0),
+    ("choice-decorated", r"The answer is \textbf{(E)}\ 12", "(E)", 1.0),
+    ("choice-wrong", r"The answer is \textbf{(D)}\ 10", "(E)", 0.0),
+    ("minus-macro", r"\boxed{\minus 7}", "-7", 1.0),
+    ("unicode-minus", "\\boxed{\u22127}", "-7", 1.0),
+    ("thousands-comma", r"\boxed{1,000}", "1000", 1.0),
+    ("thousands-thin-space", r"\boxed{1\,000}", "1000", 1.0),
+    ("thousands-braced", r"\boxed{1{,}000}", "1000", 1.0),
+    ("decimal-comma", r"\boxed{3,5}", "3.5", 1.0),
+    ("list-not-decimal", r"\boxed{3, 5}", "3.5", 0.0),
+    # class 4: gold forms, exact rationals
+    ("gold-in-dollars-exact", r"\boxed{1 - \frac{1}{2005!}}", r"$1 - \frac{1}{2006!}$", 0.0),
+    ("gold-in-dollars-equal", r"\boxed{1 - \frac{1}{2006!}}", r"$1 - \frac{1}{2006!}$", 1.0),
+    ("gold-boxed-solution", "#### 12", r"Each box has 3 rows of 4, so the answer is $\boxed{12}$.", 1.0),
+    ("gold-gsm8k", "The answer is 18.", "16 - 3 - 4 = 9 eggs, 9 * 2 = 18.\n#### 18", 1.0),
+    ("float-tolerance", r"\boxed{3.1415927}", r"\pi", 1.0),
+    ("float-off", r"\boxed{3.14}", r"\pi", 0.0),
+    # beyond both: multi-part answers
+    ("or-values-vs-list", "The solutions are x = 1 or x = 2.", "1, 2", 1.0),
+    ("or-values-vs-set", r"\boxed{x = 1 \text{ or } x = 2}", r"\{1,2\}", 1.0),
+    ("or-values-missing-one", r"\boxed{x = 1}", r"\{1,2\}", 0.0),
+    ("named-values-vs-tuple", r"\boxed{a = 3, b = 4}", "(3,4)", 1.0),
+    ("named-values-swapped", r"\boxed{a = 4, b = 3}", "(3,4)", 0.0),
+    ("no-solutions", "There are no solutions.", r"\emptyset", 1.0),
+    ("empty-set-symbol", r"\boxed{\varnothing}", r"\emptyset", 1.0),
+    # beyond both: number words and other languages
+    ("words-twelve", "The answer is twelve.", "12", 1.0),
+    ("words-negative-five", "The answer is negative five.", "-5", 1.0),
+    ("words-in-prose", "So she has twelve apples left.", "12", 1.0),
+    ("chinese-numeral", r"答案是十二", "12", 1.0),
+    ("chinese-answer", "所以答案是 12。", "12", 1.0),
+    ("spanish-decimal-comma", "Por lo tanto, la respuesta es 3,5.", "3.5", 1.0),
+    ("french-answer", r"Donc la réponse est $\frac{2}{3}$.", r"\frac{2}{3}", 1.0),
+    # beyond both: code and data formats
+    ("inline-code", "The program prints `42`", "42", 1.0),
+    ("fenced-text-block", "The result is:\n```text\n42\n```", "42", 1.0),
+    ("json-answer", 'Here is my answer: {"answer": 42}', "42", 1.0),
+    ("json-wrong", 'Here is my answer: {"answer": 41}', "42", 0.0),
+    ("table-last-row", "| step | value |\n|---|---|\n| 1 | 10 |\n| total | 42 |", "42", 1.0),
+    # beyond both: repeating decimals, scale words, scientific notation
+    ("overline", r"\boxed{0.\overline{3}}", r"\frac{1}{3}", 1.0),
+    ("overline-partial", r"\boxed{0.1\overline{6}}", r"\frac{1}{6}", 1.0),
+    ("ellipsis", r"\boxed{0.333...}", r"\frac{1}{3}", 1.0),
+    ("truncated-decimal-is-not-a-third", r"\boxed{0.333}", r"\frac{1}{3}", 0.0),
+    ("scale-million", "The population is 2.5 million.", "2500000", 1.0),
+    ("times-ten-unicode", "About 4.5 × 10⁴ cells.", "45000", 1.0),
+    ("e-notation", "roughly 1.2e5 molecules", "120000", 1.0),
+    ("x-times-ten", r"\boxed{4.5 x 10^4}", "45000", 1.0),
+    # beyond both: symbolic forms
+    ("antiderivative-plus-c", r"\boxed{\frac{x^3}{3} + x + C}", r"\frac{x^3}{3} + x + C", 1.0),
+    ("antiderivative-other-constant", r"\boxed{\frac{x^3 + 3}{3} + x + C}", r"\frac{x^3}{3} + x + C", 1.0),
+    ("antiderivative-wrong", r"\boxed{\frac{x^3}{3} + 2x + C}", r"\frac{x^3}{3} + x + C", 0.0),
+    ("polar-vs-rect", r"\boxed{8e^{3\pi i/2}}", "-8i", 1.0),
+    ("cis-vs-rect", r"\boxed{2(\cos\frac{\pi}{3} + i\sin\frac{\pi}{3})}", r"1+\sqrt{3}i", 1.0),
+    ("polar-wrong", r"\boxed{8e^{\pi i/2}}", "-8i", 0.0),
+    ("log-base-whole", r"The answer is $\log_2 10$.", r"\frac{\ln 10}{\ln 2}", 1.0),
+    ("binom-whole", r"The count is $\binom{n+1}{2}$.", r"\frac{n(n+1)}{2}", 1.0),
+    ("dfrac-logs", r"So $x = \dfrac{\ln 3}{\ln 2}$.", r"\log_2 3", 1.0),
+    ("euler", r"\boxed{e^{i\pi}}", "-1", 1.0),
+    ("log-minus-one", r"\boxed{\ln(-1)}", r"i\pi", 1.0),
+    # beyond both: roman numerals
+    ("roman-vs-roman", r"\boxed{VI}", "IV", 0.0),
+    ("roman-same", r"\boxed{XIV}", "XIV", 1.0),
+    ("roman-vs-number", r"\boxed{XIV}", "14", 1.0),
+    # odd inputs
+    ("trailing-nul", "42\x00", "42", 1.0),
+    ("nul-in-box", "\\boxed{42\x00}", "42", 1.0),
+]
+
+
+@pytest.mark.parametrize(("completion", "gold", "value"), [c[1:] for c in CAREFUL_GRADER],
+                         ids=[c[0] for c in CAREFUL_GRADER])
+def test_careful_grader(completion: str, gold: str, value: float) -> None:
+    score = math_equivalence.score([_sample(completion, gold)], RewardContext(timeout=30.0))[0]
+    assert score.ok and score.value == value, score
+
+
 def test_reference_solution_is_reduced_to_its_answer() -> None:
     gold = "Each box has 3 rows of 4, so $3\\cdot 4=12$. The answer is $\\boxed{12}$."
     assert math_equivalence.score([_sample("#### 12", gold)])[0].value == 1.0
@@ -254,3 +386,62 @@ def test_numeric_closeness_gives_no_credit_to_a_spray_of_guesses() -> None:
     assert verdict.value == numeric_closeness.params["far"] and verdict.reason == "several different final answers"
     same = _sample(r"\boxed{42}, i.e. \boxed{42.0}", "42")
     assert numeric_closeness.score([same])[0].value == 1.0
+
+
+def test_a_hostile_answer_fails_only_its_own_sample() -> None:
+    batch = [_sample(rf"\\boxed{{{i}}}", "5") for i in range(255)]
+    batch += [_sample(r"\boxed{(10^{400})!}", "5"), _sample(r"\boxed{\sqrt[3]{2^{1500}}}", "5")]
+    scores = rewardforge.score("math_equivalence", batch, timeout=3)
+    assert [s.value for s in scores[:255]] == [1.0 if i == 5 else 0.0 for i in range(255)]
+    assert scores[255].status == "error" and "too large" in (scores[255].reason or "")
+    assert scores[256].ok and scores[256].value == 0.0  # 2^500, decided exactly
+
+
+@pytest.mark.parametrize(
+    ("reward", "completion"),
+    [
+        ("math_equivalence", "\n" * 50_000),
+        ("math_equivalence", "\\boxed{" + " " * 20_000 + "}"),
+        ("math_equivalence", " or ".join(["1"] * 30_000)),
+        ("numeric_closeness", "\\boxed{" + " " * 16_000 + "5}"),
+        ("numeric_closeness", " " * 16_000 + "5"),
+    ],
+    ids=["50k-newlines", "20k-spaces-in-a-box", "30k-alternatives", "closeness-16k-spaces-in-a-box",
+         "closeness-16k-spaces"],
+)
+def test_hostile_texts_stay_within_the_timeout(reward: str, completion: str) -> None:
+    start = time.perf_counter()
+    [score] = rewardforge.score(reward, [{"completion": completion, "reference": "5"}], timeout=3)
+    assert time.perf_counter() - start < 3.0
+    assert score.status in ("ok", "error")
+
+
+def test_integers_beyond_64_bits_are_exact() -> None:
+    gold = 2**70 + 1
+    scores = rewardforge.score("math_equivalence", [
+        {"completion": f"\\boxed{{{gold}}}", "reference": gold},
+        {"completion": f"\\boxed{{{gold - 1}}}", "reference": gold},
+    ])
+    assert [s.value for s in scores] == [1.0, 0.0]
+
+
+def test_jsonl_integers_beyond_64_bits_are_exact(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from rewardforge.cli import app
+
+    gold = 2**70 + 1
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        f'{{"completion": "\\\\boxed{{{gold - 1}}}", "answer": {gold}}}\n'
+        f'{{"completion": "\\\\boxed{{{gold}}}", "answer": {gold}}}\n'
+    )
+    target = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(app, ["score", "-r", "math_equivalence", "-i", str(source), "-o", str(target),
+                                      "--field", "reference=answer"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    rows = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [r["reward"] for r in rows] == [0.0, 1.0]
+    assert rows[0]["answer"] == gold  # written back exactly, not as a float

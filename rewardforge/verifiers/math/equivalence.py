@@ -48,7 +48,7 @@ from rewardforge.verifiers.math.quantities import (
     numbers_equal,
     read_number,
 )
-from rewardforge.verifiers.math.relations import IntervalSet, as_set, has_relation
+from rewardforge.verifiers.math.relations import IntervalSet, as_set, has_relation, is_empty_set
 from rewardforge.verifiers.math.structural import as_values, compare_structures, parse_structure
 from rewardforge.verifiers.math.words import roman_to_int
 
@@ -203,6 +203,8 @@ class _Comparison:
         gold_n, answer_n = squeeze(gold), squeeze(answer)
         if gold_n == answer_n:
             return self.decide("string", True)
+        if is_empty_set(gold_n) or is_empty_set(answer_n):
+            return self.decide("structural", is_empty_set(gold_n) and is_empty_set(answer_n))
         sets = self._sets(gold_n, answer_n)
         if sets is not _NOT_SETS:
             return sets  # type: ignore[return-value]

@@ -102,6 +102,12 @@ def extract_answer(text: str, rules: Sequence[str] = DEFAULT_RULES, *, think: Th
         return None if found is None else _build(found, region.offset)
     rank = {rule: i for i, rule in enumerate(rules)}
     final = max(statements, key=lambda s: (s.end, -rank[s.rule], s.start))
+    for _ in range(3):  # "Final Answer: the final answer is \boxed{5}", "my answer: {"answer": 5}": the innermost
+        inner = [s for s in statements if final.start <= s.start and s.end <= final.end
+                 and (s.start, s.end) != (final.start, final.end)]
+        if not inner:
+            break
+        final = max(inner, key=lambda s: (s.end, -rank[s.rule], s.start))
     if final.problem:
         return _no_answer(final.rule, region.offset + final.start, f"{final.problem} final answer")
     if retracted(region.text, final.end):
@@ -276,7 +282,8 @@ def clean_answer(answer: str) -> str:
     previous = None
     while previous != answer:
         previous = answer
-        answer = answer.strip().rstrip(_TRAILING).strip()
+        ellipsis = answer.endswith("...") and answer[:-3].rstrip()[-1:].isdigit()  # `0.333...` is a value
+        answer = answer.strip() if ellipsis else answer.strip().rstrip(_TRAILING).strip()
         for left, right in _WRAPPERS:
             if len(answer) >= len(left) + len(right) and answer.startswith(left) and answer.endswith(right):
                 answer = answer[len(left) : len(answer) - len(right)]

@@ -11,7 +11,8 @@ parentheses are passed over. Within it, in this rank:
 4. `last_number` its last number, always whole: an expression it belongs to (`\\frac{10}{9}`,
                  `2\\sqrt{5}`, `x >= 5`, `3 + 4 = 7`), thousands groups (`1 000`), `.4`, a trailing `%`
                  or scale word ("2.5 million"), or number words ("twelve", "十二"); never digits glued to
-                 letters (`AZYUK2A`). A list of numbers there ("Maybe 10, 20, 72") is a hedge;
+                 letters (`AZYUK2A`). A list of numbers there ("Maybe 10, 20, 72") is a hedge; "there are
+                 no solutions" is the empty set;
 5. `choice`      a bare or decorated choice letter ("(B)", "**C**"), only when the gold is a letter.
 
 Only the last `TAIL` characters are read: a final answer is at the end.
@@ -132,11 +133,19 @@ def _answer_in(text: str, rule: str) -> str | tuple[str, ...] | None:
         inline = list(_INLINE_CODE.finditer(text))
         return inline[-1].group(1) if inline else None
     if rule == "last_number":
-        return last_expression(text) or _number_words(text)
+        return last_expression(text) or _number_words(text) or _no_solution(text)
     if rule == "choice":
         letters = list(_CHOICE.finditer(text))
         return next(g for g in letters[-1].groups() if g) if letters else None
     return None
+
+
+_NO_SOLUTION = re.compile(r"\bno (?:real |such |integer )?(?:solutions?|roots?)\b|\bhas no solution", re.IGNORECASE)
+
+
+def _no_solution(text: str) -> str | None:
+    """"There are no solutions": the empty set is an answer too."""
+    return "\\emptyset" if _NO_SOLUTION.search(text) else None
 
 
 def _unit_after(text: str, position: int) -> str:

@@ -11,7 +11,7 @@
 `close` is the one tolerance rule: exact values (integers, fractions, `\\frac{1}{2006!}`) compare
 EXACTLY; a value written as a rounded decimal or computed through floats (`\\pi`, `\\sqrt{2}`,
 complex values) compares within `rel_tol` (default 1e-6, relative). Percent is gold-first:
-a gold `28\\%` accepts 28, 28% and 0.28; a bare gold 0.28 accepts 0.28 and 28%, but not 28.
+a gold `28\\%` accepts 28, 28% and 0.28 (not 0.28%); a bare gold 0.28 accepts 0.28 and 28%, but not 28.
 """
 
 from __future__ import annotations
@@ -100,9 +100,11 @@ def readings(value: Number) -> list[Number]:
 
 
 def numbers_equal(gold: Number, answer: Number, rel_tol: float) -> bool:
-    """Gold-first percent: a gold `50%` may be written 50, 50% or 0.5; a bare gold 0.5 accepts 50% too."""
-    answers = readings(answer) if answer.percent else [answer]
-    return any(close(g, a, rel_tol) for g in readings(gold) for a in answers)
+    """Percent, gold-first: a gold `50%` may be written 50, 50% or 0.5 (but `0.5%` is 0.005); a bare
+    gold 0.5 accepts 50%. With `%` on both sides the written values must agree."""
+    if gold.percent and answer.percent:
+        return close(gold, answer, rel_tol)
+    return any(close(g, a, rel_tol) for g in readings(gold) for a in readings(answer))
 
 
 def close(gold: Number, answer: Number, rel_tol: float) -> bool:

@@ -26,7 +26,8 @@ _RELATION = re.compile(r"<|>|\\le(?![a-zA-Z])|\\ge(?![a-zA-Z])|\\ne(?![a-zA-Z])"
 _MEMBERSHIP = re.compile(r"\\in(?![a-zA-Z])")
 _INTERVAL = re.compile(r"^([\[(])(.+),(.+)([\])])$")
 _REALS = re.compile(r"^(?:\\mathbb\{R\}|\\mathbb R|\\R|\(-\\infty,\\?\+?\\infty\)|allrealnumbers|all real numbers)$")
-_EMPTY = re.compile(r"^(?:\\emptyset|\\\{\\\}|\{\}|nosolutions?|no solutions?|no real solutions?)$", re.IGNORECASE)
+_EMPTY = re.compile(
+    r"^(?:\\emptyset|\\\{\\\}|\{\}|no ?(?:real ?)?(?:solutions?|roots?)|none|the ?empty ?set)$", re.IGNORECASE)
 MAX_PIECES = 16
 
 
@@ -54,6 +55,11 @@ class Interval:
 
 
 IntervalSet = tuple[Interval, ...]
+
+
+def is_empty_set(text: str) -> bool:
+    """`\\emptyset`, `\\{\\}`, "no solution", "no real roots", "none"."""
+    return _EMPTY.match(text) is not None
 
 
 def has_relation(text: str) -> bool:
