@@ -141,6 +141,11 @@ def _build(statement: Statement, offset: int) -> Extraction:
         parts = tuple(clean_answer(c) for c in contents if c.strip())
         hedged = any(re.search(r"\bor\b", raw[a.end : b.start]) for a, b in itertools.pairwise(inner))
         return Extraction(", ".join(parts), "boxed", start, end, parts, parts, hedged)
+    if statement.rule == "answer_tag" and len(raw.split()) > MAX_TEXT_ANSWER_WORDS and not answer_is_math(raw):
+        inner = final_statement(raw, FALLBACK_RULES)  # a worked answer inside the tag: its final statement
+        if inner is not None:
+            return _build(Statement("answer_tag", statement.start, statement.end, inner.answer, listed=inner.listed),
+                          offset)
     answer = clean_answer(phrase_answer(raw) if statement.rule in ("answer_is", "minerva") else raw)
     if not answer:
         return _no_answer(statement.rule, start, "empty final answer")
@@ -202,6 +207,13 @@ _ANSWER_LIKE = re.compile(r"[\d\\$^=<>√π∞]|^\W*\(?[A-J]\)?\W*$")
 MAX_TEXT_ANSWER_WORDS = 4
 
 
+def answer_is_math(answer: str) -> bool:
+    """The whole answer is one math span or box (`$x = 3$`, `\\boxed{5}`), however long."""
+    stripped = answer.strip()
+    spans = math_spans(stripped)
+    return (bool(spans) and spans[0].start == 0 and spans[0].end == len(stripped)) or stripped.startswith("\\boxed")
+
+
 def answer_like(answer: str) -> bool:
     """Whether an answer phrase holds an answer (math, a number, a letter, a few words), not prose."""
     answer = answer.strip()
@@ -217,12 +229,13 @@ _PROSE_TAIL = re.compile(
     r"because of|due to|after|before|from|to get|to make)\b",
     re.IGNORECASE,
 )
-_VERB = re.compile(r"\s(?:is|are|was|were|equals|is equal to|=|es|est|ist|é|è|是|为)\s", re.IGNORECASE)
+_VERB = re.compile(r"\s(?:is|are|was|were|equals|is equal to|es|est|ist|é|è)\s|是|为", re.IGNORECASE)
 
 
 def phrase_answer(raw: str) -> str:
     """The answer inside an answer phrase: its math whole; in a sentence ("The volume of $V$ is 120"),
-    what follows its last verb; in prose ("Jane started 3 hours ago"), the expression in it."""
+    what follows its last verb; in prose ("Jane started 3 hours ago"), the expression in it; never
+    an explanation after it ("3, which is prime" is 3)."""
     stripped = raw.replace('\\"', '"').strip().strip('"').strip()  # quoted: `\"$12$ and $13$\"`
     spans = math_spans(stripped)
     if spans and spans[0].start == 0:
@@ -232,11 +245,12 @@ def phrase_answer(raw: str) -> str:
             if rest.startswith(("or ", "and ", "\\text{", ",")):  # "$2$ or $3$", "$1$ and $2$": several
                 return read_through_math(stripped)
         return first.inner(stripped) + ("%" if rest.startswith(("%", "percent", "pct")) else "")
-    verbs = [m for m in _VERB.finditer(stripped) if not any(s.start <= m.start() < s.end for s in spans)]
-    if verbs:
-        return phrase_answer(stripped[verbs[-1].end() :])
     tail = _PROSE_TAIL.search(stripped)
     stripped = stripped[: tail.start()] if tail else stripped
+    if _WORD.match(stripped):  # a sentence, not an answer: the answer follows its last verb
+        verbs = [m for m in _VERB.finditer(stripped) if not any(s.start <= m.start() < s.end for s in spans)]
+        if verbs:
+            return phrase_answer(stripped[verbs[-1].end() :])
     if answer_like(stripped) and len(stripped.split()) > MAX_TEXT_ANSWER_WORDS:
         from rewardforge.verifiers.math.fallback import last_expression
 

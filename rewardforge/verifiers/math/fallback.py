@@ -127,6 +127,13 @@ def _answer_in(text: str, rule: str) -> str | tuple[str, ...] | None:
         spans = [s for s in math_spans(text) if s.inner(text).strip()]
         if not spans:
             return None
+        listed = [spans[-1]]  # "$x=1$ and $x=2$": math joined by list words is one answer of several parts
+        for earlier in reversed(spans[:-1]):
+            if text[earlier.end : listed[0].start].strip().lower() not in _LIST_JOINS:
+                break
+            listed.insert(0, earlier)
+        if len(listed) > 1:
+            return tuple(s.inner(text).strip() for s in listed)
         last = spans[-1]
         return text[last.inner_start : last.inner_end] + _unit_after(text, last.end)
     if rule == "code":

@@ -1,8 +1,9 @@
 """The final-answer policy: which part of a completion may hold the answer it commits to.
 
 What the completion commits to at its END counts:
-- Text after an end-of-turn token (`<|im_end|>`, `<|eot_id|>`, `</s>`, ...) is not the answer: a
-  model that runs on into a new "user" turn has stopped answering. NUL characters are dropped.
+- Text after an end-of-turn token (`<|im_end|>`, `<|eot_id|>`, `</s>`, ...) or a line that opens a
+  new "User:" / "Human:" turn is not the answer: a model that runs on into a conversation it makes
+  up has stopped answering. NUL characters are dropped.
 - With `think="skip"` (the default), the reasoning inside `<think>...</think>` is working, not a
   commitment: only what follows the last `</think>` is read. A completion cut off inside `<think>`
   has no committed answer at all, and never scores from a number found in its working.
@@ -26,7 +27,7 @@ ThinkPolicy: TypeAlias = Literal["skip", "include"]
 
 _END_OF_TURN = re.compile(
     r"<\|im_end\|>|<\|im_start\|>|<\|eot_id\|>|<\|endoftext\|>|<\|end\|>|<end_of_turn>|<\|end_of_text\|>"
-    r"|<｜end▁of▁sentence｜>|</s>"
+    r"|<｜end▁of▁sentence｜>|</s>|\n[ \t]*(?:User|Human|USER|HUMAN):[ \t]"
 )
 _THINK_OPEN = re.compile(r"<(think|thinking|reasoning)>", re.IGNORECASE)
 _THINK_CLOSE = re.compile(r"</(?:think|thinking|reasoning)>", re.IGNORECASE)
@@ -34,7 +35,8 @@ RETRACTION_WINDOW = 600
 _RETRACTION = re.compile(
     r"\b(?:that|this|it|my (?:answer|calculation|result)|the (?:above|previous) (?:answer|result|solution))"
     r"(?:'s| is| was| seems| must be| looks)[ \t]+(?:wrong|incorrect|not (?:right|correct))"
-    r"|\bdouble[- ]count|\bI made (?:a|an) (?:mistake|error)|\bscratch that\b|\bthat can'?t be right\b",
+    r"|(?<!not )(?<!n't )(?<!no )\bdouble[- ]count(?:s|ed|ing)?\b(?! (?:nothing|no))"
+    r"|\bI made (?:a|an) (?:mistake|error)|\bscratch that\b|\bthat can'?t be right\b",
     re.IGNORECASE,
 )
 

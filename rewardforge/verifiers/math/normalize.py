@@ -7,7 +7,7 @@ Everything here is a bounded regex pass (no nesting recursion) over an answer al
 - writes relations one way: `\\lt`, `\\gt` -> `<`, `>`; `<=`, `\\leq`, `\\leqslant`, `≤` -> `\\le`;
   `>=`, `\\geq`, `≥` -> `\\ge`; `!=`, `\\neq`, `≠` -> `\\ne`;
 - drops presentation-only LaTeX (`\\left`, `\\bigl`, `\\!`, `\\,`, `\\quad`, `\\displaystyle`, `\\text{}` and
-  friends around their content, degree marks, markdown bold) and repairs common malformations
+  friends around their content, degree marks, markdown bold, a trailing `\\pmod{n}`) and repairs common malformations
   (`\\sqrt(2)`, `\\frac12`, `\\cfrac`, a backslash escaped twice);
 - reads "and"/"or" between values: a list ("2 and 3" -> `2,3`) unless relations are involved
   ("x > 1 and x < 5" keeps `\\land`, "x < -2 or x > 2" `\\lor`, for the relations layer);
@@ -67,6 +67,7 @@ _LIST_WORD = re.compile(r"(?<![A-Za-z\\])(and|or|und|oder|et|ou)(?![A-Za-z])")
 _WHITESPACE = re.compile(r"\s+")
 _SPACE_NOT_BETWEEN_LETTERS = re.compile(r"(?<![a-zA-Z]) | (?![a-zA-Z])")
 _ESCAPED_BACKSLASH = re.compile(r"\\\\(?=[a-zA-Z])")
+_MODULUS = re.compile(r"\s?(?:\\pmod\s?\{?\w+\}?|\(\s?\\?mod\s?\w+\s?\)|\\mod\s?\{?\w+\}?)$")  # `9 \pmod{11}`
 _THOUSANDS_SPACE = re.compile(r"(?<=\d) ?(?:\{\s?,\s?\}|,\s?\\!\s?|\\!|\\,) ?(?=\d)")  # 1{,}000 1,\!000 1\,000
 
 
@@ -122,7 +123,7 @@ def canonical(answer: str) -> str:
         answer = pattern.sub(replacement, answer)
     answer = answer.replace("\\%", "%").replace("\\$", "$")
     answer = _list_words(answer)
-    answer = clean_answer(answer)
+    answer = clean_answer(_MODULUS.sub("", answer))
     answer = _MIXED_NUMBER.sub(r"\1\\frac{\2}{\3}", answer)
     return _WHITESPACE.sub(" ", answer).strip()
 
