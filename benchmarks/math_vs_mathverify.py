@@ -1,7 +1,10 @@
 """rewardforge `math_equivalence` vs Math-Verify, side by side in one process, on the same cases.
 
-(a) Accuracy against hand labels on benchmarks/data/math_answers.jsonl: MATH-style LaTeX answers,
-    GSM8K numbers, and the known Math-Verify failure classes (each with must-pass and must-fail cases).
+(a) Accuracy against hand labels on benchmarks/data/math_answers.jsonl (sources in benchmarks/data/README.md):
+    MATH-style LaTeX answers, GSM8K numbers, the known Math-Verify failure classes, real model outputs
+    (GPT-3 GSM8K solutions, Qwen2.5-Math r1_zero generations) and completions in the styles of issue #17
+    (Minerva, R1, Qwen, unboxed prose) and its "beyond both" forms. Reported per split: `heldout` rows
+    were never used to tune the grader; `dev` rows were.
 (b) Throughput on a GRPO-shaped batch: 64 prompts x 16 completions of reasoning text ending in an
     answer, about 40% duplicate final answers within each group.
 
@@ -83,6 +86,11 @@ def ours_judgements(pairs: list[tuple[str, str]]) -> tuple[list[bool], list[rewa
 # --- (a) accuracy ---------------------------------------------------------------------------
 
 
+def group_of(row: dict[str, Any]) -> str:
+    """Issue #17's two targets: the styles of classes 1-4, and the harder "beyond both" forms."""
+    return "beyond" if row["category"] == "beyond" else "classes_1_4"
+
+
 def accuracy(rows: list[dict[str, Any]]) -> dict[str, Any]:
     pairs = [(r["gold"], r["completion"]) for r in rows]
     verdicts: dict[str, list[bool]] = {}
@@ -91,17 +99,20 @@ def accuracy(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for name, judge in math_verify_judges().items():
         verdicts[f"math_verify_{name}"] = [judge(g, c) for g, c in pairs]
     report: dict[str, Any] = {"cases": len(rows), "systems": {}}
-    categories = sorted({r["category"] for r in rows})
     for system, predicted in verdicts.items():
         right = [p == r["label"] for p, r in zip(predicted, rows, strict=True)]
-        per_category = {
-            c: round(sum(ok for ok, r in zip(right, rows, strict=True) if r["category"] == c)
-                     / sum(r["category"] == c for r in rows), 4)
-            for c in categories
-        }
+        by: dict[str, dict[str, Any]] = {}
+        for key in ("category", "split", "split_group", "style"):
+            counts: dict[str, list[int]] = {}
+            for ok, r in zip(right, rows, strict=True):
+                name = f"{r['split']}/{group_of(r)}" if key == "split_group" else r[key]
+                counts.setdefault(name, [0, 0])
+                counts[name][0] += ok
+                counts[name][1] += 1
+            by[key] = {name: {"right": c[0], "of": c[1], "accuracy": round(c[0] / c[1], 4)} for name, c in sorted(counts.items())}
         report["systems"][system] = {
             "accuracy": round(sum(right) / len(rows), 4),
-            "per_category": per_category,
+            **by,
             "wrong": [r["id"] for ok, r in zip(right, rows, strict=True) if not ok],
         }
     report["rewardforge_status"] = dict(Counter(s.status for s in scores))
@@ -247,7 +258,8 @@ def main() -> None:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     for system, res in acc["systems"].items():
-        print(f"accuracy {system:24} {res['accuracy']:.3f}  {res['per_category']}")
+        groups = {k: f"{v['right']}/{v['of']}" for k, v in res["split_group"].items()}
+        print(f"accuracy {system:24} {res['accuracy']:.3f}  {groups}")
     for key in ("rewardforge", "math_verify_verl", "math_verify_default"):
         print(f"throughput {key:22} {speed[key]['samples_per_s']:>9.1f} samples/s")
     print(f"ratio vs fastest Math-Verify: {speed['ratio_vs_fastest_math_verify']}x  -> {args.output}")

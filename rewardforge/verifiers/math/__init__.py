@@ -7,7 +7,7 @@
   (`equivalence.py`): canonical strings, numbers, identity testing at random points, structures and
   sets of reals, and sympy in a killable worker.
 
->>> found = extract_answer("Thus the slope is \\\\( m = -\\\\frac{3}{2} \\\\).")
+>>> found = extract_answer("The slope is \\\\( m = -\\\\frac{3}{2} \\\\).")
 >>> (found.text, found.rule)
 ('m = -\\\\frac{3}{2}', 'last_math')
 >>> verify("-1.5", found.text).equal

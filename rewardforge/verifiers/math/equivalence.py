@@ -29,6 +29,7 @@ are cached by (gold, answer, settings): GRPO groups repeat the same final answer
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections import OrderedDict
@@ -38,6 +39,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from rewardforge.verifiers.math.extract import MAX_ANSWER_CHARS
+from rewardforge.verifiers.math.gold import parse_gold_text
 from rewardforge.verifiers.math.identity import identity_equal
 from rewardforge.verifiers.math.labels import read
 from rewardforge.verifiers.math.normalize import canonical, normalize, squeeze
@@ -91,6 +93,7 @@ class _GoldUnusable(Exception):
     """The gold cannot be parsed; becomes a `skipped` verdict."""
 
 
+@functools.lru_cache(maxsize=16_384)
 def describe_gold(gold: str) -> str:
     """How the cheap layers read the gold, for `Score.info`: a value, a structure, or a spelling."""
     reading = read(canonical(gold))
@@ -340,8 +343,8 @@ def clear_cache() -> None:
     """Forget every verdict and normalised spelling (benchmarks measure cold work with this)."""
     with _cache_lock:
         _cache.clear()
-    normalize.cache_clear()
-    canonical.cache_clear()
+    for cached in (normalize, canonical, read_number, describe_gold, parse_gold_text):
+        cached.cache_clear()
 
 
 _TOO_LARGE = (OverflowError, MemoryError, RecursionError)
@@ -361,6 +364,8 @@ def check_cheap(gold: str, answer: str, settings: MathSettings = MathSettings())
         return Verdict("error", None, None, gold, answer[:200], f"answer too large to compare ({type(exc).__name__})")
     except (NumericError, ValueError) as exc:
         return Verdict("error", None, None, gold, answer[:200], f"answer cannot be compared: {exc}")
+    except Exception as exc:  # a bug here must cost this pair only, never the batch; tests keep it from happening
+        return Verdict("error", None, None, gold, answer[:200], f"internal error: {type(exc).__name__}: {exc}"[:300])
     if equal is None:
         return comparison.symbolic_pair or (normalize(gold), normalize(answer))
     return Verdict("ok", equal, comparison.layer, describe_gold(gold), normalize(answer))

@@ -142,9 +142,9 @@ def _build(statement: Statement, offset: int) -> Extraction:
         hedged = any(re.search(r"\bor\b", raw[a.end : b.start]) for a, b in itertools.pairwise(inner))
         return Extraction(", ".join(parts), "boxed", start, end, parts, parts, hedged)
     if statement.rule == "answer_tag" and len(raw.split()) > MAX_TEXT_ANSWER_WORDS and not answer_is_math(raw):
-        inner = final_statement(raw, FALLBACK_RULES)  # a worked answer inside the tag: its final statement
-        if inner is not None:
-            return _build(Statement("answer_tag", statement.start, statement.end, inner.answer, listed=inner.listed),
+        worked = final_statement(raw, FALLBACK_RULES)  # a worked answer inside the tag: its final statement
+        if worked is not None:
+            return _build(Statement("answer_tag", statement.start, statement.end, worked.answer, listed=worked.listed),
                           offset)
     answer = clean_answer(phrase_answer(raw) if statement.rule in ("answer_is", "minerva") else raw)
     if not answer:

@@ -132,6 +132,8 @@ def _answer_in(text: str, rule: str) -> str | tuple[str, ...] | None:
             if text[earlier.end : listed[0].start].strip().lower() not in _LIST_JOINS:
                 break
             listed.insert(0, earlier)
+        if last_expression(text[spans[-1].end :]) is not None:
+            return None  # "$(x-1)(x-2)=0$, so x = 1 or x = 2": the plain answer after the math is the later one
         if len(listed) > 1:
             return tuple(s.inner(text).strip() for s in listed)
         last = spans[-1]

@@ -16,6 +16,7 @@ compared is for the comparison to find out.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -48,7 +49,7 @@ class Gold:
     parts: tuple[str, ...]
     form: str  # "number", "boxed", "gsm8k", "solution" or "text"
 
-    @property
+    @functools.cached_property
     def arity(self) -> int:
         """How many values the gold has: 1 for a number or an expression, n for a list, set, tuple or union."""
         if len(self.parts) > 1:
@@ -66,7 +67,7 @@ class Gold:
             return len(structure.items)
         return normalised.count("\\lor") + 1
 
-    @property
+    @functools.cached_property
     def choice(self) -> str | None:
         """The letter, when the gold is a multiple-choice letter (`C`, `(C)`, `\\text{(C)}`)."""
         found = _CHOICE.match(normalize(self.text)) if len(self.text) < 40 else None
@@ -85,8 +86,12 @@ def parse_gold(reference: object) -> Gold | None:
             return None
         text = repr(reference)
         return Gold(text, (text,), "number")
-    if not isinstance(reference, str):
-        return None
+    return parse_gold_text(reference) if isinstance(reference, str) else None
+
+
+@functools.lru_cache(maxsize=16_384)  # GRPO groups share their reference
+def parse_gold_text(reference: str) -> Gold | None:
+    """`parse_gold` for a string reference."""
     text = reference.replace("\x00", "").strip()
     if not text:
         return None

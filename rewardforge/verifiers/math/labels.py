@@ -50,6 +50,8 @@ def is_label(text: str) -> bool:
 
 def split_top(text: str, separators: tuple[str, ...]) -> list[tuple[str, str]]:
     """(piece, separator before it) at top level (outside brackets and `\\{...\\}`)."""
+    if not any(separator in text for separator in separators):
+        return [(text, "")]
     pieces: list[tuple[str, str]] = []
     depth, start, before, i, n = 0, 0, "", 0, len(text)
     while i < n:

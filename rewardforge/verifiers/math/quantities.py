@@ -17,6 +17,7 @@ a gold `28\\%` accepts 28, 28% and 0.28 (not 0.28%); a bare gold 0.28 accepts 0.
 from __future__ import annotations
 
 import cmath
+import functools
 import math
 import re
 from fractions import Fraction
@@ -64,6 +65,7 @@ def strip_units(text: str) -> tuple[str, bool]:
     return text, percent
 
 
+@functools.lru_cache(maxsize=65_536)  # a GRPO group compares its gold again and again
 def read_number(canonical: str) -> Number | None:
     """The value of an answer (canonical spelling) with units removed; None when it is not arithmetic.
 

@@ -23,6 +23,7 @@ the cost is linear in the completion whatever it contains.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,6 +94,8 @@ _JSON_VALUE = re.compile(r"\"((?:[^\"\\\n]|\\.){0,500})\"|'([^'\n]{0,500})'|(-?[
 
 
 def _json(text: str) -> list[Statement]:
+    if not any(key in text for key in ('nswer"', "nswer'", 'NSWER"', 'esult"', "esult'", 'ESULT"')):
+        return []
     found = []
     for m in list(_JSON_KEY.finditer(text))[-LAST_OCCURRENCES:]:
         if "{" not in text[max(0, m.start() - 200) : m.start()]:
@@ -124,6 +127,7 @@ _NOT = re.compile(r"(?:not|n't|no)\b", re.IGNORECASE)
 _MINERVA_TAIL = re.compile(r"[ \t]*I hope it is correct\.?[ \t]*$", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=8)  # `answer_is` and `minerva` read the same completion
 def _keyword_hits(text: str) -> list[tuple[int, int]]:
     """(start, end) of the last answer keywords ("answer", "the correct option", "答案", ...), in order."""
     lowered = text.translate(_ASCII_LOWER)  # same length as `text`, unlike str.lower()

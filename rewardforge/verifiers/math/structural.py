@@ -68,7 +68,9 @@ def _separator(inner: str) -> str:
 
 def parse_structure(text: str) -> Structure | None:
     """The structure of a normalised answer, or None for a scalar."""
-    if text[:1] in "([" and text[-1:] in ")]" and _MATRIX.match(text[1:-1]):
+    if not text:
+        return None
+    if text[0] in "([" and text[-1] in ")]" and _MATRIX.match(text[1:-1]):
         text = text[1:-1]  # `\left[\begin{array}...\end{array}\right]`, `(\begin{pmatrix}...\end{pmatrix})`
     m = _MATRIX.match(text)
     if m:
@@ -84,7 +86,7 @@ def parse_structure(text: str) -> Structure | None:
     if _encloses(text, "\\{", "\\}"):
         inner = text[2:-2]
         return Structure("set", tuple(_items(inner, _separator(inner))), "\\{", "\\}")
-    if text[:1] in "([" and text[-1:] in ")]" and _encloses(text, text[0], text[-1]):
+    if text[0] in "([" and text[-1] in ")]" and _encloses(text, text[0], text[-1]):
         inner = text[1:-1]
         separator = _separator(inner)
         if len(split_top(inner, separator)) > 1:
