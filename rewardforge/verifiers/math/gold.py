@@ -135,10 +135,12 @@ def _as_tuple(part: str) -> str:
 
 def _prose(text: str) -> bool:
     """A worked solution rather than an answer: many words outside math."""
-    outside = text
-    for span in reversed(math_spans(text)):
-        outside = outside[: span.start] + " " + outside[span.end :]
-    return len(_PROSE_WORD.findall(outside)) >= MIN_PROSE_WORDS
+    pieces, position = [], 0
+    for span in math_spans(text):
+        pieces.append(text[position : span.start])
+        position = span.end
+    pieces.append(text[position:])
+    return len(_PROSE_WORD.findall(" ".join(pieces))) >= MIN_PROSE_WORDS
 
 
 def _read_through_delimiters(text: str) -> str:
