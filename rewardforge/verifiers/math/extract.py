@@ -128,7 +128,7 @@ def _build(statement: Statement, offset: int) -> Extraction:
     start, end = offset + statement.start, offset + statement.end
     if statement.listed:
         parts = tuple(p.strip() for p in raw.split(", "))
-        return Extraction(raw, statement.rule, start, end, parts, parts, hedged=True)
+        return Extraction(raw, statement.rule, start, end, parts, parts, hedged=statement.alternatives)
     if len(raw) > MAX_ANSWER_CHARS:
         return Extraction(raw, statement.rule, start, end, (raw,), (raw,))
     inner = boxes(raw)
@@ -144,8 +144,8 @@ def _build(statement: Statement, offset: int) -> Extraction:
     if statement.rule == "answer_tag" and len(raw.split()) > MAX_TEXT_ANSWER_WORDS and not answer_is_math(raw):
         worked = final_statement(raw, FALLBACK_RULES)  # a worked answer inside the tag: its final statement
         if worked is not None:
-            return _build(Statement("answer_tag", statement.start, statement.end, worked.answer, listed=worked.listed),
-                          offset)
+            return _build(Statement("answer_tag", statement.start, statement.end, worked.answer, listed=worked.listed,
+                                    alternatives=worked.alternatives), offset)
     answer = clean_answer(phrase_answer(raw) if statement.rule in ("answer_is", "minerva") else raw)
     if not answer:
         return _no_answer(statement.rule, start, "empty final answer")

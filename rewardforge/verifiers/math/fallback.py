@@ -51,6 +51,7 @@ _TOKEN = re.compile(
 )
 _FUNCTION_WORDS = frozenset({"sin", "cos", "tan", "log", "ln", "exp", "sqrt", "pi", "i", "e"})
 _GLUED_OR = re.compile(r"(?<=[\d)}])(or|and)(?=[A-Za-z]\()")  # `W(x)=1orW(x)=-1`
+_HEDGE = re.compile(r"\b(?:or|maybe|perhaps|possibly|either|probably|not sure|guess)\b", re.IGNORECASE)
 _WEAK_NUMBER_WORDS = frozenset({"a", "an", "and", "un", "une", "e", "y"})  # never a number on their own
 _PERCENT_WORDS = frozenset({"percent", "pct", "per cent", "percentage"})
 _CHOICE = re.compile(
@@ -81,7 +82,8 @@ def final_statement(region: str, rules: Sequence[str], *, choice: bool = False) 
         if found is not None:
             rule, start, end, answer = found
             if isinstance(answer, tuple):
-                return Statement(rule, offset + start, offset + end, ", ".join(answer), listed=True)
+                hedge = _HEDGE.search(tail, start, end) is not None
+                return Statement(rule, offset + start, offset + end, ", ".join(answer), listed=True, alternatives=hedge)
             return Statement(rule, offset + start, offset + end, answer)
     return None
 

@@ -43,7 +43,8 @@ class Statement:
     end: int
     answer: str
     problem: str | None = None  # "empty" or "truncated": a commitment without a usable answer
-    listed: bool = False  # a list of numbers offered as the answer ("maybe 10, 20, 72"): alternatives
+    listed: bool = False  # several answers in one statement ("$x=1$ and $x=2$", "maybe 10, 20, 72")
+    alternatives: bool = False  # ... offered as alternatives ("or", "maybe"), not as the parts of one answer
 
 
 def _boxed(text: str) -> list[Statement]:
