@@ -157,7 +157,11 @@ class CaseSet(BaseModel):
         return next(i for i, case in enumerate(self.cases) if case.name == name)
 
     def __add__(self, other: CaseSet) -> CaseSet:
-        return CaseSet(cases=[*self.cases, *other.cases], orderings=[*self.orderings, *other.orderings])
+        """Both sets together; ValueError (one line) when their names clash."""
+        try:
+            return CaseSet(cases=[*self.cases, *other.cases], orderings=[*self.orderings, *other.orderings])
+        except ValidationError as exc:
+            raise ValueError(_describe(exc)) from None
 
     def __bool__(self) -> bool:
         return bool(self.cases)
