@@ -20,7 +20,7 @@ from rewardforge.cli.console import err, fail, folded_table, out
 from rewardforge.core.registry import Registry, default_registry
 from rewardforge.core.types import RewardError
 from rewardforge.testing.probes import ProbeLibrary, ProbeResult, load_probes, shorten
-from rewardforge.testing.suite import SuiteReport, test_target
+from rewardforge.testing.suite import SuiteReport, run_target
 from rewardforge.testing.targets import (
     TestTarget,
     installed_plugins,
@@ -59,10 +59,14 @@ def test(
     allowed = _allowances(allow or [], library)
     only = _only(probe or [], library)
     run_probes = probes or bool(only)
+    if json_path not in (None, "-") and not Path(json_path).resolve().parent.is_dir():
+        fail(f"--json {json_path}: the folder {Path(json_path).resolve().parent} does not exist")
     report = SuiteReport(plugin_failures=_plugin_failures(registry, library), probes_run=run_probes)
-    for target in chosen:
-        report.targets.append(test_target(target, probes=library if run_probes else None, only=only,
-                                          allow=allowed, timeout=timeout))
+    with err.status("") as status:  # a live line on a terminal only
+        for target in chosen:
+            status.update(f"testing {escape(target.name)}" + (" with probes" if run_probes else ""))
+            report.targets.append(run_target(target, probes=library if run_probes else None, only=only,
+                                             allow=allowed, timeout=timeout))
     console = err if json_path == "-" else out
     _print_report(report, console)
     if json_path is not None:

@@ -61,7 +61,7 @@ class SuiteReport:
         }
 
 
-def test_target(target: TestTarget, *, probes: ProbeLibrary | None = None, only: list[str] | None = None,
+def run_target(target: TestTarget, *, probes: ProbeLibrary | None = None, only: list[str] | None = None,
                 allow: dict[str, str] | None = None, timeout: float | None = 30.0) -> TargetReport:
     """Run one target's cases, its orderings and (with a probe library) its probes."""
     report = TargetReport(target)
@@ -76,9 +76,6 @@ def test_target(target: TestTarget, *, probes: ProbeLibrary | None = None, only:
     except RewardError as exc:
         report.error = str(exc)
     return report
-
-
-test_target.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, despite the name
 
 
 def _score_json(score: Score) -> dict[str, Any]:

@@ -38,12 +38,6 @@ class ProbeLibrary:
     def names(self) -> list[str]:
         return [p.name for p in self.probes]
 
-    def get(self, name: str) -> Probe:
-        for probe in self.probes:
-            if probe.name == name:
-                return probe
-        raise KeyError(name)
-
 
 def load_probes(*, plugins: bool = True) -> ProbeLibrary:
     """The built-in probes plus those of installed plugins (`rewardforge.probes` entry points, each a
@@ -107,16 +101,20 @@ class ProbeRun:
         return [r for r in self.results if r.failed and r.allowed is not None]
 
 
+def _floor(case: GoldenCase) -> float | None:
+    """The least an ok case is expected to earn, when it says."""
+    if case.status != "ok":
+        return None
+    return case.expected if case.expected is not None else case.min
+
+
 def full_credit_cases(cases: Sequence[GoldenCase]) -> list[int]:
     """Indices of the cases that earn the reward's top value: the ones a hack would want to match."""
-    floors = [c.expected if c.expected is not None else c.min for c in cases if c.status == "ok"]
-    known = [f for f in floors if f is not None]
-    if not known:
+    floors = [(i, f) for i, f in ((i, _floor(c)) for i, c in enumerate(cases)) if f is not None]
+    if not floors:
         return []
-    top = max(known)
-    return [i for i, c in enumerate(cases) if c.status == "ok"
-            and (c.expected if c.expected is not None else c.min) is not None
-            and (c.expected if c.expected is not None else c.min) >= top - c.tolerance]  # type: ignore[operator]
+    top = max(f for _, f in floors)
+    return [i for i, f in floors if f >= top - cases[i].tolerance]
 
 
 def _allowance(probe: Probe, case: GoldenCase, allow: dict[str, str]) -> str | None:
@@ -137,7 +135,8 @@ def run_probes(
 ) -> ProbeRun:
     """Run the probes (all, or `only` these names) on every full-credit case of `target`."""
     library = library or load_probes()
-    probes = [p for p in library.probes if only is None or p.name in set(only)]
+    wanted = None if only is None else set(only)
+    probes = [p for p in library.probes if wanted is None or p.name in wanted]
     allowed = {**target.allow, **(allow or {})}
     run = ProbeRun()
     cases = target.cases.cases
