@@ -48,8 +48,10 @@ def test(
     list_probes: Annotated[bool, typer.Option("--list-probes", help="list the probes and what each checks")] = False,
     timeout: Annotated[float, typer.Option(help="per-sample wall-clock limit, seconds")] = 30.0,
 ) -> None:
-    """Test rewards: golden cases and orderings, and with --probes the reward-hacking probes. Without a
-    TARGET, --all or --plugin, every installed reward is tested."""
+    """Test rewards: golden cases, orderings and (--probes) reward-hacking probes.
+
+    Without a TARGET, --all or --plugin, every installed reward is tested. Exit code 1 when a case, an
+    ordering or a probe fails or a plugin failed to load; 2 when the command is wrong."""
     library = load_probes()
     if list_probes:
         _print_probes(library)

@@ -17,8 +17,10 @@ def new_plugin(
     directory: Annotated[Path | None, typer.Option("--dir", help="where to write it (default: ./NAME)")] = None,
     force: Annotated[bool, typer.Option("--force", help="write into a folder that is not empty")] = False,
 ) -> None:
-    """Write a plugin package: pyproject with entry points, a reward, registry.yaml with golden cases,
-    a plugin probe, tests using rewardforge's pytest helpers and probes, a README and a CI script."""
+    """Write a plugin package, tested from its first commit.
+
+    It has a pyproject with entry points, a reward, registry.yaml with golden cases, a plugin probe,
+    tests using rewardforge's pytest helpers and probes, a README and a CI script."""
     target = directory or Path(name)
     try:
         names = plugin_names(name)
