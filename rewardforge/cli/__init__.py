@@ -6,7 +6,7 @@ naming the problem and exit with code 2.
 
 import typer
 
-from rewardforge.cli import catalog, check, demo, export, score
+from rewardforge.cli import catalog, check, demo, export, plugin, score
 
 app = typer.Typer(help="Reward functions and verifiers for LLM RL.", no_args_is_help=True, add_completion=False)
 app.command("list")(catalog.list_rewards)
@@ -15,5 +15,6 @@ app.command("score")(score.score)
 app.command("test")(check.test)
 app.command("demo")(demo.demo)
 app.add_typer(export.app, name="export")
+app.command("new-plugin")(plugin.new_plugin)
 
 __all__ = ["app"]

@@ -26,6 +26,7 @@ from rewardforge.records import (
     scored_row,
 )
 from rewardforge.summary import ScoreSummary
+from rewardforge.testing.report import ScoreReport
 
 
 @contextmanager
@@ -47,6 +48,7 @@ def score(
     step: Annotated[int, typer.Option(help="training step, for scheduled weights")] = 0,
     cache: Annotated[Path | None, typer.Option(help="SQLite file to cache verdicts across runs")] = None,
     batch_size: Annotated[int, typer.Option(help="samples scored per engine call")] = 256,
+    report: Annotated[Path | None, typer.Option(help="also write a self-contained HTML report here")] = None,
 ) -> None:
     """Score a JSONL file; each output line is the input plus reward, status, reason, components, info."""
     if not input.is_file():
@@ -60,6 +62,7 @@ def score(
         fail(str(exc))
     verdict_cache = VerdictCache(cache) if cache else None
     summary = ScoreSummary()
+    html_report = ScoreReport(f"{built.name} on {input.name}") if report else None
     total = count_lines(input)
 
     def flush(batch: list[Record], sink: IO[bytes]) -> None:
@@ -67,6 +70,8 @@ def score(
         for record, verdict in zip(batch, verdicts, strict=True):
             sink.write(dump_line(scored_row(record.row, verdict)))
             summary.add(verdict)
+            if html_report:
+                html_report.add(record.sample, verdict)
         sink.flush()
         progress.advance(task, len(batch))
 
@@ -90,3 +95,5 @@ def score(
         if batch:
             flush(batch, sink)
     err.print(summary.table(f"{built.name} on {input.name}"))
+    if html_report and report:
+        html_report.write(report)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.resources
+import importlib.util
 import inspect
 from pathlib import Path
 from typing import Any, Literal
@@ -22,37 +23,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from rewardforge.core.types import FunctionReward, Reward, RewardError, Status, first_error, reward
+from rewardforge.core.cases import CaseSet, GoldenCase, Ordering, split_cases
+from rewardforge.core.types import FunctionReward, Reward, RewardError, first_error, reward
 
 ENTRY_POINT_REWARDS = "rewardforge.rewards"
 ENTRY_POINT_REGISTRIES = "rewardforge.registries"
-
-
-class GoldenCase(BaseModel):
-    """A sample and the verdict the reward must give it: a value, a range, and/or a status."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    completion: str | list[dict[str, Any]]
-    reference: Any = None
-    prompt: str | list[dict[str, Any]] = ""
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    params: dict[str, Any] = Field(default_factory=dict)
-    expected: float | None = None
-    min: float | None = None
-    max: float | None = None
-    status: Status = "ok"
-    tolerance: float = 1e-6
-    note: str = ""
-
-    @model_validator(mode="after")
-    def _says_something(self) -> GoldenCase:
-        has_value = self.expected is not None or self.min is not None or self.max is not None
-        if self.status == "ok" and not has_value:
-            raise ValueError("an ok golden case needs `expected` or `min`/`max`")
-        if self.status != "ok" and has_value:
-            raise ValueError(f"a {self.status} golden case has no value to expect")
-        return self
 
 
 class RewardEntry(BaseModel):
@@ -66,7 +41,28 @@ class RewardEntry(BaseModel):
     description: str = ""
     tags: list[str] = Field(default_factory=list)
     golden: list[GoldenCase] = Field(default_factory=list)
+    orderings: list[Ordering] = Field(default_factory=list)
+    allow: dict[str, str] = Field(default_factory=dict)  # probe -> why this reward rightly lets it through
+    range: tuple[float, float] | None = None  # the values the reward may give, for property tests
     source: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_golden(cls, data: Any) -> Any:
+        """`golden:` holds cases and `{order: ...}` items together; orderings are kept apart."""
+        if isinstance(data, dict) and "golden" in data:
+            split = split_cases(data["golden"])
+            data = {**data, "golden": split["cases"], "orderings": [*data.get("orderings", []), *split["orderings"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _cases_hold_together(self) -> RewardEntry:
+        self.cases()
+        return self
+
+    def cases(self) -> CaseSet:
+        """The golden cases with their orderings, names checked."""
+        return CaseSet(cases=self.golden, orderings=self.orderings)
 
 
 class RegistryFile(BaseModel):
@@ -79,6 +75,7 @@ class RegistryFile(BaseModel):
 class PluginFailure(BaseModel):
     source: str
     error: str
+    names: list[str] = Field(default_factory=list)  # the rewards it would have provided, where known
 
 
 def builtin_registry_path() -> Path:
@@ -179,7 +176,8 @@ class Registry:
                 for entry in read_registry_file(path, source):
                     self.add(entry)
             except Exception as exc:
-                self.failures.append(PluginFailure(source=source, error=f"{type(exc).__name__}: {exc}"))
+                self.failures.append(PluginFailure(source=source, error=f"{type(exc).__name__}: {exc}",
+                                                   names=_names_in_registry(ep)))
 
     def _load_plugin_rewards(self) -> None:
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_REWARDS):
@@ -189,7 +187,8 @@ class Registry:
                 if not (isinstance(obj, Reward) or inspect.isclass(obj)):
                     raise RewardError(f"{ep.value} is {type(obj).__name__}, not a Reward")
             except Exception as exc:
-                self.failures.append(PluginFailure(source=source, error=f"{type(exc).__name__}: {exc}"))
+                self.failures.append(PluginFailure(source=source, error=f"{type(exc).__name__}: {exc}",
+                                                   names=[ep.name]))
                 continue
             description = getattr(obj, "description", "") or (inspect.getdoc(obj) or "").split("\n")[0]
             self.add(RewardEntry(name=ep.name, target=ep.value, description=description, source=source), obj)
@@ -201,7 +200,18 @@ class Registry:
         try:
             return self.entries[name]
         except KeyError:
-            raise RewardError(f"unknown reward {name!r}; `rewardforge list` shows the known ones") from None
+            raise RewardError(self._unknown(name)) from None
+
+    def _unknown(self, name: str) -> str:
+        """Why `name` is unknown; a plugin that failed to load is named when it may have provided it."""
+        for failure in self.failures:
+            if name in failure.names:
+                return f"reward {name!r} comes from {failure.source}, which failed to load: {failure.error}"
+        message = f"unknown reward {name!r}; `rewardforge list` shows the known ones"
+        if self.failures:
+            broken = "; ".join(f"{f.source}: {f.error}" for f in self.failures)
+            message += f" ({len(self.failures)} plugin(s) failed to load: {broken})"
+        return message
 
     def get(self, name: str, params: dict[str, Any] | None = None) -> Reward:
         """A configured reward by registry name; `params` override the entry's defaults."""
@@ -218,6 +228,18 @@ class Registry:
 def _dist_name(ep: importlib.metadata.EntryPoint) -> str:
     dist = getattr(ep, "dist", None)
     return dist.name if dist is not None else "?"
+
+
+def _names_in_registry(ep: importlib.metadata.EntryPoint) -> list[str]:
+    """Best effort: the reward names a plugin's registry.yaml declares, even when it does not validate."""
+    try:
+        spec = importlib.util.find_spec(ep.value.partition(":")[0])  # locates the package without running it
+        locations = spec.submodule_search_locations if spec is not None else None
+        path = Path(locations[0]) / "registry.yaml" if locations else _plugin_registry_path(ep)
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return [str(item["name"]) for item in data["rewards"] if isinstance(item, dict) and "name" in item]
+    except Exception:
+        return []
 
 
 def _plugin_registry_path(ep: importlib.metadata.EntryPoint) -> Path:

@@ -13,10 +13,13 @@ import inspect
 import json
 import math
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+if TYPE_CHECKING:
+    from rewardforge.core.cases import CaseSet
 
 Status: TypeAlias = Literal["ok", "skipped", "error"]
 Message: TypeAlias = dict[str, Any]
@@ -230,12 +233,17 @@ class FunctionReward(BaseReward):
         batched: bool = False,
         isolation: Literal["inline", "process"] = "process",
         params: dict[str, Any] | None = None,
+        cases: Sequence[Any] | CaseSet = (),
     ) -> None:
+        from rewardforge.core.cases import CaseSet, parse_cases  # cases.py builds on this module
+
         self.fn = fn
         self.name = name or fn.__name__
         self.batched = batched
         self.isolation = isolation
         self.description = inspect.getdoc(fn) or ""
+        # golden cases the reward carries itself, for `rewardforge test` and the pytest helpers
+        self.cases = cases if isinstance(cases, CaseSet) else parse_cases(list(cases), origin=f"reward {self.name!r}")
         try:  # resolve string annotations (from __future__ import annotations) in the function's module
             signature = inspect.signature(fn, eval_str=True)
         except NameError as exc:
@@ -276,7 +284,7 @@ class FunctionReward(BaseReward):
         """A copy with some params changed; unknown or ill-typed params raise RewardError naming them."""
         return FunctionReward(
             self.fn, name=self.name, batched=self.batched, isolation=self.isolation,
-            params={**self.params, **params},
+            params={**self.params, **params}, cases=self.cases,
         )
 
     def _inputs_for(self, sample: Sample, context: RewardContext) -> dict[str, Any]:
@@ -356,6 +364,7 @@ def reward(
     name: str | None = None,
     batched: bool = False,
     isolation: Literal["inline", "process"] = "process",
+    cases: Sequence[Any] = (),
 ) -> Any:
     """Turn a plain typed function into a Reward.
 
@@ -365,11 +374,18 @@ def reward(
 
     @reward(batched=True)
     def relative_length(samples: list[Sample], *, scale: float = 1.0) -> list[float]: ...
+
+    @reward(cases=[{"completion": "Paris", "reference": "Paris", "expected": 1.0}])
+    def city(completion: str, reference: str) -> float: ...
     ```
+
+    `cases` are golden cases in the `registry.yaml` format (see `rewardforge.core.cases`); they travel
+    with the reward, so `rewardforge test pkg.module:city` and the pytest helpers find them. A malformed
+    case raises RewardError when the module is imported.
     """
 
     def wrap(func: Callable[..., Any]) -> FunctionReward:
-        return FunctionReward(func, name=name, batched=batched, isolation=isolation)
+        return FunctionReward(func, name=name, batched=batched, isolation=isolation, cases=cases)
 
     return wrap(fn) if fn is not None else wrap
 

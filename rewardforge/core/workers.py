@@ -64,6 +64,7 @@ class _Worker:
     """One child process; used by one call at a time."""
 
     def __init__(self, memory_mb: int | None) -> None:
+        self.sys_path = tuple(sys.path)  # what it can import: a worker is retired when the parent's path grows
         env = {**os.environ, _ENV_SYS_PATH: os.pathsep.join(p for p in sys.path if p)}
         env.pop(_ENV_MEMORY_MB, None)
         if memory_mb:
@@ -158,7 +159,7 @@ class WorkerPool:
                 raise RuntimeError("worker pool is closed")
             while self._idle:
                 worker = self._idle.pop()
-                if worker.alive():
+                if worker.alive() and worker.sys_path == tuple(sys.path):
                     return worker
                 worker.kill()
         worker = _Worker(self.memory_mb)

@@ -176,5 +176,6 @@ def test_plugin_package_is_built_installed_listed_and_scores(tmp_path: Path, cli
     assert '"reward":1.25' in scored.stdout and '"reward":0.25' in scored.stdout
 
     tested = subprocess.run([*RF, "test", "shouty_strict"], env=env, capture_output=True, text=True, cwd=tmp_path)
-    assert tested.returncode == 0, tested.stdout + tested.stderr
-    assert "2/2" in tested.stdout
+    assert "2/2" in tested.stdout, tested.stdout + tested.stderr
+    # the broken plugin installed next to it fails the run, naming itself (a plugin author's CI goes red)
+    assert tested.returncode == 1 and "broken on purpose" in tested.stdout
