@@ -27,7 +27,8 @@ from rewardforge.sandbox import (
     SandboxError,
     get_backend,
 )
-from rewardforge.sandbox.cgroups import pids_parent
+from rewardforge.sandbox.cgroups import controller_parents
+from rewardforge.sandbox.local import SLOT_OVERHEAD_MB
 from rewardforge.sandbox.slots import DEFAULT_BASE_UID, SlotPool
 from rewardforge.sandbox.warm import WARM_OVERHEAD_PIDS
 
@@ -179,22 +180,33 @@ def test_cpu_limit_is_a_timeout_before_the_wall_clock(local_backend: LocalBacken
     assert result.wall_s < 10
 
 
-def test_pids_cgroup_is_applied_where_writable(local_backend: LocalBackend) -> None:
-    groups = pids_parent()
-    if groups is None:
-        pytest.skip("NO WRITABLE PIDS CGROUP ON THIS MACHINE: only RLIMIT_NPROC bounds processes here")
+def _limit_files(controller: str, directory: Path) -> str:
+    """The value of a slot's limit for `controller`, read from v1 or v2 files."""
+    v2 = (directory / "cgroup.controllers").exists()
+    name = {"pids": "pids.max", "memory": "memory.max" if v2 else "memory.limit_in_bytes",
+            "cpu": "cpu.max" if v2 else "cpu.cfs_quota_us"}[controller]
+    return (directory / name).read_text().split()[0]
+
+
+def test_slot_cgroups_bound_processes_memory_and_cpu_where_writable(local_backend: LocalBackend) -> None:
+    parents = controller_parents()
+    if not parents:
+        pytest.skip("NO WRITABLE CGROUP ON THIS MACHINE: only rlimits bound jobs here")
     marker = f"{time.time_ns() % 10**6 + 1}.5"
-    worker = threading.Thread(target=local_backend.run,
-                              args=(ExecRequest(argv=["sleep", marker], limits=Limits(wall_s=1.5, pids=9)),))
+    limits = Limits(wall_s=1.5, pids=9, memory_mb=200)
+    worker = threading.Thread(target=local_backend.run, args=(ExecRequest(argv=["sleep", marker], limits=limits),))
     worker.start()
     try:
         deadline = time.monotonic() + 5
         while not (pids := _pids_with(f"sleep\0{marker}")) and time.monotonic() < deadline:
             time.sleep(0.01)
         assert pids, "the sandboxed sleep never started"
-        holding = [g for g in groups.glob("slot-*") if str(pids[0]) in (g / "cgroup.procs").read_text().split()]
-        assert len(holding) == 1, "the job is not in exactly one slot cgroup"
-        assert (holding[0] / "pids.max").read_text().strip() == str(9 + local_backend.overhead_pids)
+        expected = {"pids": str(9 + local_backend.overhead_pids), "memory": str((200 + SLOT_OVERHEAD_MB) << 20),
+                    "cpu": str(int(local_backend.cpus * 100_000))}
+        for controller, parent in parents.items():
+            holding = [g for g in parent.glob("slot-*") if str(pids[0]) in (g / "cgroup.procs").read_text().split()]
+            assert len(holding) == 1, f"the job is not in exactly one slot {controller} cgroup"
+            assert _limit_files(controller, holding[0]) == expected[controller], controller
     finally:
         worker.join()
 
@@ -261,7 +273,7 @@ def test_warm_job_leaves_nothing_behind_in_its_slot(local_backend: LocalBackend)
     daemon = "import os\nif os.fork() == 0:\n    os.setsid()\n    import time\n    time.sleep(100)\nprint('spawned')"
     results = local_backend.run_many([ExecRequest(argv=["python3", "-c", daemon], limits=FAST)] * 4)
     assert all(r.stdout == b"spawned\n" for r in results), results
-    if pids_parent() is None:
+    if "pids" not in controller_parents():
         pytest.skip("NO WRITABLE PIDS CGROUP ON THIS MACHINE: cannot list a slot's processes")
     workers = list(local_backend._warm._idle)  # type: ignore[union-attr]  # all idle once run_many returns
     assert workers
