@@ -17,14 +17,31 @@ def _score(completion: str, reference: object, **params: object) -> object:
     return LOCAL.with_params(**params).score([Sample(completion=completion, reference=reference)])[0]
 
 
-def test_fraction_binary_and_per_test_info() -> None:
+def test_all_or_nothing_by_default_and_partial_credit_on_request() -> None:
     half = _score("```python\ndef add(a, b):\n    return 3\n```", ADD)
-    assert half.ok and half.value == 0.5  # type: ignore[attr-defined]
+    assert half.ok and half.value == 0.0  # type: ignore[attr-defined]
+    assert half.reason == "1/2 tests passed"  # type: ignore[attr-defined]
     assert half.info["passed"] == 1 and half.info["total"] == 2  # type: ignore[attr-defined]
     assert [t["verdict"] for t in half.info["tests"]] == ["pass", "wrong_answer"]  # type: ignore[attr-defined]
     assert half.info["code_from"] == "fenced" and half.info["backend"] == "local"  # type: ignore[attr-defined]
-    assert _score("def add(a, b):\n    return 3\n", ADD, binary=True).value == 0.0  # type: ignore[attr-defined]
-    assert _score("def add(a, b):\n    return a + b\n", ADD, binary=True).value == 1.0  # type: ignore[attr-defined]
+    assert _score("def add(a, b):\n    return 3\n", ADD, partial_credit=True).value == 0.5  # type: ignore[attr-defined]
+    assert _score("def add(a, b):\n    return a + b\n", ADD).value == 1.0  # type: ignore[attr-defined]
+    with pytest.raises(RewardError, match="binary"):  # the old name is refused, not silently ignored
+        code_tests.with_params(binary=True)
+
+
+def test_humaneval_12_return_none_earns_nothing_by_default() -> None:
+    """HumanEval/12 (`longest`): one of its three asserts expects None, so `return None` met a third of
+    the tests under partial credit."""
+    reference = {"test": "METADATA = {'author': 'jt', 'dataset': 'test'}\n\n\ndef check(candidate):\n"
+                         "    assert candidate([]) == None\n    assert candidate(['x', 'y', 'z']) == 'x'\n"
+                         "    assert candidate(['x', 'yyy', 'zzzz', 'www', 'kkkk', 'abc']) == 'zzzz'\n",
+                 "entry_point": "longest"}
+    trivial = "def longest(strings):\n    return None\n"
+    assert _score(trivial, reference).value == 0.0  # type: ignore[attr-defined]
+    assert _score(trivial, reference, partial_credit=True).value == pytest.approx(1 / 3)  # type: ignore[attr-defined]
+    honest = "def longest(strings):\n    return max(strings, key=len) if strings else None\n"
+    assert _score(honest, reference).value == 1.0  # type: ignore[attr-defined]
 
 
 def test_chat_completion_and_metadata_entry_point() -> None:
