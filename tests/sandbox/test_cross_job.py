@@ -13,23 +13,23 @@ import textwrap
 from collections.abc import Iterator
 
 import pytest
+from rf_sandbox_support import BACKENDS, make_docker_backend, make_local_backend
 
 from rewardforge.sandbox import ExecRequest, LocalBackend, SandboxBackend
 from rewardforge.verifiers.code.cases import parse_tests
 from rewardforge.verifiers.code.languages import PYTHON
 from rewardforge.verifiers.code.verify import verify_many
-from tests.sandbox.conftest import BACKENDS, _docker_backend, _local_backend
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def one_slot(request: pytest.FixtureRequest) -> Iterator[SandboxBackend]:
     if request.param == "docker":
-        _docker_backend().close()  # skips or fails with the fix when there is no engine
+        make_docker_backend().close()  # skips or fails with the fix when there is no engine
         from rewardforge.sandbox.docker import DockerBackend
 
         backend: SandboxBackend = DockerBackend(pool_size=1)
     else:
-        _local_backend().close()
+        make_local_backend().close()
         backend = LocalBackend(slots=1)
     yield backend
     backend.close()
