@@ -6,7 +6,9 @@ rlimits bound each process; a cgroup bounds the job as a whole, as Docker's does
 - `memory`: everything the job holds at once, its children and tmpfs files included (RLIMIT_AS alone let
   six children hold 450 MB each in a 512 MB job); swap is not a way around it;
 - `cpu`: a CFS quota (`cpus`, 1.0 by default, Docker's default too) and a share equal to every other slot's,
-  so that a job spinning many threads cannot slow its siblings past their time limits.
+  so that a job spinning many threads cannot slow its siblings past their time limits. The directory
+  holding the slots weighs as much as the default number of slots would as plain processes: under load
+  from the rest of the machine, sandboxed jobs get the CPU share their processes would get unsandboxed.
 
 cgroup v1 (one hierarchy per controller) and v2 (the unified hierarchy) are both handled. A controller that
 is not writable here (no root, a read-only /sys) is left out, and the backend says so at start.
@@ -77,6 +79,16 @@ def _writable_dir(path: Path) -> bool:
     return False
 
 
+def _weigh_cpu_parent(parent: Path, v2: bool) -> None:
+    """One slot weighs as much as one process at the default weight; the parent as the default slots."""
+    slots = max(4, 2 * (os.cpu_count() or 1))
+    with contextlib.suppress(OSError):
+        if v2:
+            (parent / "cpu.weight").write_text(str(min(10_000, 100 * slots)))
+        else:
+            (parent / "cpu.shares").write_text(str(1024 * slots))
+
+
 @functools.cache
 def controller_parents() -> dict[str, Path]:
     """controller -> the directory holding the slots' cgroups for it (created if needed), for each
@@ -103,6 +115,8 @@ def controller_parents() -> dict[str, Path]:
                             (directory / "cgroup.subtree_control").write_text(f"+{controller}")
                 enabled = (parent / "cgroup.subtree_control").read_text().split()
                 found.update({c: parent for c in wanted if c in enabled})
+    if "cpu" in found:
+        _weigh_cpu_parent(found["cpu"], v2=(found["cpu"] / "cgroup.controllers").exists())
     return found
 
 
@@ -121,6 +135,7 @@ class SlotCgroup:
         self.unique_dirs = list(dict.fromkeys(dirs.values()))
         self.procs_files = [d / "cgroup.procs" for d in self.unique_dirs]
         self.v2 = (self.unique_dirs[0] / "cgroup.controllers").exists()
+        self._written: dict[Path, str] = {}  # limits already in force: a job with the same ones writes nothing
 
     def has(self, controller: str) -> bool:
         return controller in self.dirs
@@ -133,7 +148,11 @@ class SlotCgroup:
         return [sh, "-c", script, str(len(self.procs_files)), *map(str, self.procs_files)]
 
     def _write(self, controller: str, name: str, value: str) -> None:
-        (self.dirs[controller] / name).write_text(value)
+        path = self.dirs[controller] / name
+        if self._written.get(path) != value:
+            self._written.pop(path, None)  # unknown until the write succeeds
+            path.write_text(value)
+            self._written[path] = value
 
     def set_pids(self, pids: int) -> None:
         if self.has("pids"):

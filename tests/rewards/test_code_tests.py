@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
+from pathlib import Path
+
 import pytest
 from rf_sandbox_support import docker_available_or_skip
 
+import rewardforge
 from rewardforge.core.registry import Registry
 from rewardforge.core.types import RewardError, Sample
 from rewardforge.rewards.code import code_tests
@@ -142,3 +148,16 @@ def test_default_params_resist_reward_hacks_on_every_test_format(backend: str) -
     got = {label: (score.status, score.value) for label, score in zip(labels, scores, strict=True)}
     expected = {label: ("ok", 1.0 if label[0] == "honest" else 0.0) for label in labels}
     assert got == expected
+
+
+def test_readme_code_and_sandbox_snippets_print_what_they_say() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("### Code (`code_tests`) and the sandbox"):readme.index("## LLM-as-judge")]
+    blocks = re.findall(r"^```python\n(.*?)^```$", section, flags=re.S | re.M)
+    assert len(blocks) == 2
+    for block in blocks:
+        expected = [line.split("#", 1)[1].strip() for line in block.splitlines() if line.startswith("print(")]
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(block, "README.md", "exec"), {"rf": rewardforge})
+        assert [line.strip() for line in out.getvalue().strip().splitlines()] == expected
