@@ -13,6 +13,9 @@ import pytest
 
 from rewardforge.sandbox import ExecRequest, ExecResult, Limits, SandboxBackend
 from rewardforge.sandbox.cgroups import missing_controllers
+from rewardforge.verifiers.code.cases import parse_tests
+from rewardforge.verifiers.code.languages import PYTHON
+from rewardforge.verifiers.code.verify import JudgeOptions, verify
 
 pytestmark = pytest.mark.slow
 
@@ -160,3 +163,39 @@ def test_a_spinning_job_cannot_push_a_sibling_past_its_time_limit(backend: Sandb
         spinner.join()
     assert sibling.status == "ok", f"{sibling.status}: {sibling.reason} after {elapsed:.2f}s"  # within its 3 s
     assert elapsed < 3.0, f"a sibling needing 0.3 s of CPU took {elapsed:.2f}s next to the spinner"
+
+
+# Memory that no process holds (tmpfs pages), from a job that gave up its place in line for the OOM killer:
+# the killer then takes the largest process of the sandbox, which may be the sandbox's own (the local warm
+# worker, the Docker agent) when the parent could not protect it.
+OOM_THE_SANDBOX = """
+import os
+open("/proc/self/oom_score_adj", "w").write("0")
+for directory in ("/dev/shm", "/tmp", os.getcwd()):
+    for i in range(30):
+        try:
+            with open(f"{directory}/fill{i}", "wb") as handle:
+                for _ in range(15):
+                    handle.write(b"\\1" * (1 << 20))
+        except OSError:  # this mount is full: the next one
+            break
+print("held")
+"""
+
+
+def test_a_job_that_gets_the_sandbox_oom_killed_gets_a_memory_verdict_not_an_error(backend: SandboxBackend) -> None:
+    require(backend, "memory")
+    limits = Limits(wall_s=20, cpu_s=20, memory_mb=128, tmp_mb=400, file_size_mb=400)
+    result = run(backend, OOM_THE_SANDBOX, limits)
+    assert result.status == "memory", result
+    assert run(backend, "print('next')", Limits()).stdout == b"next\n"
+
+
+def test_a_program_that_gets_the_sandbox_oom_killed_scores_zero(backend: SandboxBackend) -> None:
+    require(backend, "memory")
+    tests = parse_tests([{"fn": "add", "args": [1, 2], "expected": 3}])
+    # The test runs in a non-dumpable child, whose oom_score_adj only it can make writable again.
+    body = textwrap.indent("import ctypes\nctypes.CDLL(None).prctl(4, 1, 0, 0, 0)\n" + OOM_THE_SANDBOX, "    ")
+    program = "def add(a, b):\n" + body.replace('print("held")', "return a + b")
+    verdict = verify(program, tests, backend, PYTHON, JudgeOptions(memory_mb=64))
+    assert verdict.status == "ok" and verdict.passed == 0, (verdict.status, verdict.reason, verdict.tests)

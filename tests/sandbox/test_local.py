@@ -97,7 +97,7 @@ def test_job_environment_is_exactly_the_requested_one_plus_defaults(inspected: d
     env = dict(inspected["env"])
     assert env.pop("ONLY_THIS") == "1"
     env.pop("PWD", None)  # set by bwrap --chdir
-    assert env == sandbox.local.DEFAULT_ENV
+    assert env == sandbox.jobs.DEFAULT_ENV
 
 
 def test_job_sees_only_usr_its_workdir_and_sized_tmpfs(inspected: dict) -> None:
