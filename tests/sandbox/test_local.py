@@ -27,8 +27,10 @@ from rewardforge.sandbox import (
     SandboxError,
     get_backend,
 )
+from rewardforge.sandbox import local as local_module
 from rewardforge.sandbox.cgroups import controller_parents
-from rewardforge.sandbox.local import SLOT_OVERHEAD_MB
+from rewardforge.sandbox.local import SLOT_OVERHEAD_MB, SandboxWeakeningWarning
+from rewardforge.sandbox.seccomp import SeccompUnsupported
 from rewardforge.sandbox.slots import DEFAULT_BASE_UID, SlotPool
 from rewardforge.sandbox.warm import WARM_OVERHEAD_PIDS
 
@@ -491,3 +493,39 @@ def test_preloaded_module_is_in_every_job_and_no_job_can_change_it_for_the_next(
         assert LocalBackend(warm=False).preload_python("x", "") is False  # cold runs ship files instead
     finally:
         backend.close()
+
+
+@pytest.mark.parametrize(("missing", "says"), [
+    ("memory", "NO WRITABLE MEMORY CGROUP.*memory_mb bounds each process"),
+    ("cpu", "NO WRITABLE CPU CGROUP.*not CPU-capped"),
+    ("pids", "NO WRITABLE PIDS CGROUP"),
+])
+def test_a_missing_cgroup_controller_is_said_loudly_at_start(monkeypatch: pytest.MonkeyPatch, missing: str,
+                                                             says: str) -> None:
+    monkeypatch.setattr(local_module, "missing_controllers", lambda: [missing])
+    monkeypatch.setattr(local_module, "_warned", set())
+    with pytest.warns(SandboxWeakeningWarning, match=says):
+        backend = LocalBackend(warm=False)
+    assert f"{missing} cgroup" in backend.describe()["missing"]  # type: ignore[operator]
+
+
+def test_without_a_seccomp_table_the_backend_warns_and_still_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unsupported() -> bytes:
+        raise SeccompUnsupported("no seccomp syscall table for 'riscv64'")
+
+    monkeypatch.setattr(local_module, "bpf_filter", unsupported)
+    monkeypatch.setattr(local_module, "_warned", set())
+    with pytest.warns(SandboxWeakeningWarning, match="NO SECCOMP FILTER"):
+        backend = LocalBackend(slots=1)
+    try:
+        assert backend.describe()["seccomp"] is None
+        assert backend.run(ExecRequest(argv=["python3", "-c", "print(1)"], limits=FAST)).stdout == b"1\n"
+    finally:
+        backend.close()
+
+
+def test_describe_reports_the_isolation_in_force(local_backend: LocalBackend) -> None:
+    info = local_backend.describe()
+    assert info["seccomp"] == "docker-default" and info["cpus_per_job"] == 1.0
+    assert set(info["cgroups"]) | {m.split()[0] for m in info["missing"] if m.endswith("cgroup")} == {  # type: ignore[arg-type, union-attr]
+        "pids", "memory", "cpu"}
