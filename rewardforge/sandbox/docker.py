@@ -20,7 +20,6 @@ import signal
 import threading
 import time
 import weakref
-from collections.abc import Sequence
 from typing import Any
 
 from rewardforge.sandbox.base import ExecRequest, ExecResult, ExecStatus, Limits, SandboxBackend, SandboxError
@@ -173,8 +172,9 @@ class DockerBackend(SandboxBackend):
                 return result
         return self._error("the sandbox container failed twice before the job could start")
 
-    def run_many(self, requests: Sequence[ExecRequest], max_workers: int | None = None) -> list[ExecResult]:
-        return super().run_many(requests, max_workers=max_workers or self.pool_size)
+    @property
+    def concurrency(self) -> int:
+        return self.pool_size
 
     def _job(self, request: ExecRequest) -> tuple[dict[str, Any], list[bytes]]:
         """The agent's request header and blobs. Bad input (empty argv, escaping paths) raises ValueError."""

@@ -458,6 +458,26 @@ def hz_dev_read_only(b: SandboxBackend, h: Host) -> Outcome:
     return {"run": b.run(py(DEV_SABOTAGE))}
 
 
+KERNEL_KNOBS = """
+import json
+report = {}
+for knob, value in (("net/ipv4/ip_local_port_range", "40000 40001"), ("net/unix/max_dgram_qlen", "1"),
+                    ("net/core/somaxconn", "1"), ("user/max_user_namespaces", "100"), ("kernel/hostname", "x")):
+    try:
+        with open("/proc/sys/" + knob, "w") as handle:
+            handle.write(value)
+        report[knob] = "written"
+    except OSError as exc:
+        report[knob] = "refused"
+print(json.dumps(report))
+"""
+
+
+def hz_kernel_knobs(b: SandboxBackend, h: Host) -> Outcome:
+    """Sysctls of the job's (or its worker's) namespaces: a later job of the worker would inherit them."""
+    return {"run": b.run(py(KERNEL_KNOBS))}
+
+
 HAZARDS: dict[str, Callable[[SandboxBackend, Host], Outcome]] = {
     name.removeprefix("hz_"): fn for name, fn in globals().items() if name.startswith("hz_")
 }
@@ -672,3 +692,9 @@ def test_dev_is_read_only_but_its_devices_work(outcomes: dict[str, Any]) -> None
     for sabotage in ("create", "replace_stdin", "remove_null", "chmod_dev", "mkdir"):
         assert report[sabotage] == "refused", (sabotage, report)
     assert report["zero"] == 16 and report["shm_writable"] == 2
+
+
+def test_kernel_knobs_cannot_be_changed(outcomes: dict[str, Any]) -> None:
+    report = report_of(get(outcomes, "kernel_knobs")["run"])
+    assert set(report.values()) == {"refused"}, report
+
