@@ -52,7 +52,7 @@ from rewardforge.sandbox.jobs import (
 from rewardforge.sandbox.process import ProcessOutcome, memfd_with, run_process
 from rewardforge.sandbox.seccomp import SeccompUnsupported, bpf_filter
 from rewardforge.sandbox.slots import DEFAULT_BASE_UID, Slot, SlotPool
-from rewardforge.sandbox.warm import WARM_OVERHEAD_PIDS, ZYGOTE_SOURCE, WarmPool, inline_python
+from rewardforge.sandbox.warm import WARM_OVERHEAD_PIDS, ZYGOTE_SOURCE, WarmPool, WarmWorker, inline_python
 
 logger = logging.getLogger(__name__)
 
@@ -224,29 +224,35 @@ class LocalBackend(SandboxBackend):
             return ExecResult(status="sandbox_error", backend=self.name, reason=f"sandbox setup failed: {exc}")
 
     def _run_warm(self, request: ExecRequest) -> ExecResult:
-        for attempt in range(2):
+        payload = self._warm_payload(request)
+        try:
+            worker = self._limited_worker(request.limits, _warm_overhead(payload))
+        except (OSError, SandboxError) as exc:
+            return ExecResult(status="sandbox_error", backend=self.name, reason=f"sandbox setup failed: {exc}")
+        try:
+            return worker.run(request, payload, self.name, classify)
+        except (OSError, SandboxError) as exc:
+            worker.broken = True
+            return ExecResult(status="sandbox_error", backend=self.name, reason=f"sandbox failed: {exc}")
+        finally:
+            self._warm.release(worker)  # type: ignore[union-attr]
+
+    def _limited_worker(self, limits: Limits, overhead_pids: int) -> WarmWorker:
+        """An idle warm worker whose slot now has the job's limits. A slot that cannot take them (cgroup v1
+        refuses a memory limit below what the slot holds) gets a fresh worker, which holds nothing yet."""
+        pool = self._warm
+        assert pool is not None
+        for _ in range(2):
+            worker = pool.acquire()
             try:
-                worker = self._warm.acquire()  # type: ignore[union-attr]
-            except (OSError, SandboxError) as exc:
-                return ExecResult(status="sandbox_error", backend=self.name, reason=f"sandbox setup failed: {exc}")
-            try:
-                payload = self._warm_payload(request, worker.slot)
-                try:
-                    worker.apply_limits(request.limits, _warm_overhead(payload), SLOT_OVERHEAD_MB)
-                except OSError:
-                    # The slot holds more than the new memory limit (v1 refuses it): a fresh worker holds
-                    # nothing of earlier jobs, so the limit always fits there.
-                    worker.broken = True
-                    if attempt == 0:
-                        continue
-                    raise
-                return worker.run(request, payload, self.name, classify)
-            except (OSError, SandboxError) as exc:
+                worker.apply_limits(limits, overhead_pids, SLOT_OVERHEAD_MB)
+            except OSError as exc:
                 worker.broken = True
-                return ExecResult(status="sandbox_error", backend=self.name, reason=f"sandbox failed: {exc}")
-            finally:
-                self._warm.release(worker)  # type: ignore[union-attr]
-        raise AssertionError("unreachable")  # pragma: no cover
+                pool.release(worker)
+                error = exc
+                continue
+            return worker
+        raise SandboxError(f"the slot's cgroups refuse the job's limits: {error}")
 
     def preload_python(self, name: str, source: str) -> bool:
         """Warm workers import `source` as module `name` before their first job, so inline Python jobs find
@@ -433,7 +439,7 @@ class LocalBackend(SandboxBackend):
         ]
         return chain, [source_fd, *preload_fds, *seccomp_fds]
 
-    def _warm_payload(self, request: ExecRequest, slot: Slot) -> dict[str, object]:
+    def _warm_payload(self, request: ExecRequest) -> dict[str, object]:
         limits = request.limits
         cpu = max(1, math.ceil(limits.cpu_s))
         rlimits = [

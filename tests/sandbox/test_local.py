@@ -3,6 +3,7 @@ who it runs as, how limits are applied, and how backends are chosen."""
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import os
@@ -28,7 +29,7 @@ from rewardforge.sandbox import (
     get_backend,
 )
 from rewardforge.sandbox import local as local_module
-from rewardforge.sandbox.cgroups import controller_parents
+from rewardforge.sandbox.cgroups import SlotCgroup, controller_parents
 from rewardforge.sandbox.local import SLOT_OVERHEAD_MB, SandboxWeakeningWarning
 from rewardforge.sandbox.seccomp import SeccompUnsupported
 from rewardforge.sandbox.slots import DEFAULT_BASE_UID, SlotPool
@@ -529,3 +530,35 @@ def test_describe_reports_the_isolation_in_force(local_backend: LocalBackend) ->
     assert info["seccomp"] == "docker-default" and info["cpus_per_job"] == 1.0
     assert set(info["cgroups"]) | {m.split()[0] for m in info["missing"] if m.endswith("cgroup")} == {  # type: ignore[arg-type, union-attr]
         "pids", "memory", "cpu"}
+
+
+def test_a_slot_refusing_the_memory_limit_gets_a_fresh_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cgroup v1 refuses a memory limit below what the slot still holds: the job then runs on a fresh worker
+    rather than under the previous job's limit, and twice refused is a sandbox error, never an unlimited job."""
+    if "memory" not in controller_parents():
+        pytest.skip("NO WRITABLE MEMORY CGROUP ON THIS MACHINE")
+    backend = LocalBackend(slots=1)
+    try:
+        first = backend.run(ExecRequest(argv=["python3", "-c", "import os; print(os.getpid())"], limits=FAST))
+        refusals = iter([True])
+        original = SlotCgroup.set_memory
+
+        def refuse_once(self: SlotCgroup, limit: int) -> None:
+            if next(refusals, False):
+                raise OSError(errno.EBUSY, "Device or resource busy")
+            original(self, limit)
+
+        monkeypatch.setattr(SlotCgroup, "set_memory", refuse_once)
+        workers_before = backend._warm._idle[:]  # type: ignore[union-attr]
+        second = backend.run(ExecRequest(argv=["python3", "-c", "print('ran')"], limits=FAST))
+        assert first.status == second.status == "ok" and second.stdout == b"ran\n"
+        assert backend._warm._idle and backend._warm._idle[0] not in workers_before  # type: ignore[union-attr]
+
+        def refuse(self: SlotCgroup, limit: int) -> None:
+            raise OSError(errno.EBUSY, "Device or resource busy")
+
+        monkeypatch.setattr(SlotCgroup, "set_memory", refuse)
+        third = backend.run(ExecRequest(argv=["python3", "-c", "print('ran')"], limits=FAST))
+        assert third.status == "sandbox_error" and "Device or resource busy" in (third.reason or ""), third
+    finally:
+        backend.close()
