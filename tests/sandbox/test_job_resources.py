@@ -54,18 +54,33 @@ for _ in range(N):
             os._exit(0)
         children.append(pid)
     os.close(w)
+    os.set_blocking(r, False)
     reports.append(r)
     time.sleep(0.3)
-time.sleep(1.0)
-holding = 0
-for child, r in zip(children, reports):
-    os.set_blocking(r, False)
+
+
+def alive(child):
+    if EXEC:
+        return child.poll() is None
     try:
-        said = os.read(r, 1) == b"1"
-    except BlockingIOError:
-        said = False
-    alive = (child.poll() is None) if EXEC else os.waitpid(child, os.WNOHANG) == (0, 0)
-    holding += said and alive
+        return os.waitpid(child, os.WNOHANG) == (0, 0)
+    except ChildProcessError:  # reaped by an earlier look
+        return False
+
+
+said = set()
+deadline = time.monotonic() + 15
+while time.monotonic() < deadline:  # until every child has either said it holds its memory or died
+    for index, r in enumerate(reports):
+        try:
+            if os.read(r, 1) == b"1":
+                said.add(index)
+        except BlockingIOError:
+            pass
+    if all(index in said or not alive(child) for index, child in enumerate(children)):
+        break
+    time.sleep(0.05)
+holding = sum(1 for index, child in enumerate(children) if index in said and alive(child))
 print(json.dumps({"holding": holding}))
 sys.stdout.flush()
 os._exit(0)
