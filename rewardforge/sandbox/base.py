@@ -90,11 +90,17 @@ class SandboxBackend(ABC):
     def run(self, request: ExecRequest) -> ExecResult:
         """Run one job. Failures of the sandbox itself come back as status 'sandbox_error'."""
 
-    def run_many(self, requests: Sequence[ExecRequest], max_workers: int = 4) -> list[ExecResult]:
-        """Run jobs concurrently; results keep the order of `requests`."""
+    @property
+    def concurrency(self) -> int:
+        """How many jobs this backend runs at once (its slots or containers): more threads only wait."""
+        return 4
+
+    def run_many(self, requests: Sequence[ExecRequest], max_workers: int | None = None) -> list[ExecResult]:
+        """Run jobs concurrently (`max_workers`, default `concurrency`); results keep the order of `requests`."""
         if not requests:
             return []
-        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(requests)))) as pool:
+        workers = max(1, min(max_workers or self.concurrency, len(requests)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             return list(pool.map(self.run, requests))
 
     def preload_python(self, name: str, source: str) -> bool:

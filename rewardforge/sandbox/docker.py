@@ -1,7 +1,8 @@
 """Docker sandbox backend: jobs run in a warm pool of locked-down containers (docker SDK).
 
 Every container has no network, a read-only root, sized tmpfs mounts (/work, /tmp, /dev/shm), memory equal
-to memory+swap, a pids limit, a CPU quota, no capabilities, no-new-privileges, a non-root user, an init
+to memory+swap, a pids limit, a CPU quota, no capabilities, no-new-privileges, the seccomp policy the local
+backend uses too (`seccomp.py`: Docker's default profile with io_uring refused), a non-root user, an init
 (the job agent, see below) and capped logs. Files and stdin travel over the container's attach stream,
 never through a host mount. The agent (`docker_agent.py`) is the container's pid 1: it runs the jobs one
 at a time, out of their reach, and wipes every trace of a job before the next, so a container serves
@@ -19,12 +20,10 @@ import signal
 import threading
 import time
 import weakref
-from collections.abc import Sequence
 from typing import Any
 
 from rewardforge.sandbox.base import ExecRequest, ExecResult, ExecStatus, Limits, SandboxBackend, SandboxError
 from rewardforge.sandbox.docker_pool import (
-    WORKDIR,
     AgentGone,
     AgentSilent,
     ContainerPool,
@@ -32,7 +31,7 @@ from rewardforge.sandbox.docker_pool import (
     WarmContainer,
     missing_image_hint,
 )
-from rewardforge.sandbox.local import DEFAULT_ENV, PYTHON_NAMES, _as_bytes, _check_relative, classify
+from rewardforge.sandbox.jobs import DEFAULT_ENV, PYTHON_NAMES, WORKDIR, as_bytes, classify, job_path
 from rewardforge.sandbox.process import ProcessOutcome
 
 DEFAULT_IMAGE = "rewardforge-sandbox:py3"
@@ -173,8 +172,9 @@ class DockerBackend(SandboxBackend):
                 return result
         return self._error("the sandbox container failed twice before the job could start")
 
-    def run_many(self, requests: Sequence[ExecRequest], max_workers: int | None = None) -> list[ExecResult]:
-        return super().run_many(requests, max_workers=max_workers or self.pool_size)
+    @property
+    def concurrency(self) -> int:
+        return self.pool_size
 
     def _job(self, request: ExecRequest) -> tuple[dict[str, Any], list[bytes]]:
         """The agent's request header and blobs. Bad input (empty argv, escaping paths) raises ValueError."""
@@ -182,11 +182,11 @@ class DockerBackend(SandboxBackend):
             raise ValueError("ExecRequest.argv is empty")
         files, blobs = [], []
         for name, content in sorted(request.files.items()):
-            rel = str(_check_relative(name))
-            data = _as_bytes(content)
+            rel = str(job_path(name))
+            data = as_bytes(content)
             files.append([rel, len(data), 0o755 if data.startswith(b"#!") else 0o644])
             blobs.append(data)
-        stdin = _as_bytes(request.stdin)
+        stdin = as_bytes(request.stdin)
         blobs.append(stdin)
         argv = [self.python if request.argv[0] in PYTHON_NAMES else request.argv[0], *request.argv[1:]]
         limits = request.limits

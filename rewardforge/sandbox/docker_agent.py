@@ -12,7 +12,10 @@ switch uid with):
   environment through /proc;
 - its protocol pipes (the container's attach stream) are never inherited by a job;
 - after every job it SIGKILLs every other process (daemons, forks), reaps them (pid 1 inherits orphans),
-  removes SysV IPC objects and wipes every writable mount, so nothing of one job reaches the next.
+  removes SysV IPC objects and wipes every writable mount, so nothing of one job reaches the next;
+- cleanup never dies: it deletes without recursion (a job may leave a tree thousands of levels deep, or
+  paths longer than PATH_MAX), catches everything, and a container it cannot clean is replaced while the
+  job's verdict stands. A job must not be able to turn its own failure into a sandbox error.
 
 Wire format, both ways: 4-byte big-endian length + JSON header, then the raw byte blobs the header sizes.
 Request header: argv, env, cwd, files [[path, size, mode]], stdin (size), limits {wall_s, cpu_s,
@@ -31,9 +34,7 @@ import math
 import os
 import resource
 import select
-import shutil
 import signal
-import stat
 import struct
 import subprocess
 import sys
@@ -131,42 +132,74 @@ def remove_ipc() -> None:
                 remove(int(fields[1]))
 
 
-def _make_writable(path: str) -> None:
-    for root, dirs, _ in os.walk(path):
-        for name in dirs:
-            child = os.path.join(root, name)
-            if not os.path.islink(child):  # chmod would follow it
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+
+
+def _clear_files(fd: int) -> list[str]:
+    """Unlinks every entry of the directory `fd` that is not a directory; returns the subdirectories' names."""
+    subdirs = []
+    with os.scandir(fd) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append(entry.name)
+            else:
                 with contextlib.suppress(OSError):
-                    os.chmod(child, 0o700)
+                    os.unlink(entry.name, dir_fd=fd)
+    return subdirs
+
+
+def empty_dir(top: str) -> None:
+    """Deletes everything under `top`, depth first with an explicit stack and one open directory at a time
+    (relative to it, so no path grows past PATH_MAX), making each directory writable on the way down.
+    Every process of the job is dead by now, so nothing moves the tree while it is walked."""
+    fd = os.open(top, _DIR_FLAGS)
+    pending = [_clear_files(fd)]  # per level: subdirectories still to empty
+    names: list[str] = []  # from `top` down to the directory `fd` is open on
+    try:
+        while True:
+            if pending[-1]:
+                name = pending[-1].pop()
+                with contextlib.suppress(OSError):
+                    os.chmod(name, 0o700, dir_fd=fd)
+                child = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = child
+                names.append(name)
+                pending.append(_clear_files(fd))
+                continue
+            pending.pop()
+            if not names:
+                return
+            parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            os.rmdir(names.pop(), dir_fd=fd)
+    finally:
+        os.close(fd)
 
 
 def wipe() -> bool:
-    """Empties every writable mount; True when all of them are empty afterwards."""
+    """Empties every writable mount; True when all of them are empty afterwards. Never raises."""
     clean = True
     for top in WIPED_DIRS:
-        try:
-            names = os.listdir(top)
-        except OSError:
+        if not os.path.isdir(top):
             continue
-        for name in names:
-            path = os.path.join(top, name)
-            try:
-                if stat.S_ISDIR(os.lstat(path).st_mode):
-                    os.chmod(path, 0o700)
-                    _make_writable(path)
-                    shutil.rmtree(path)
-                else:
-                    os.unlink(path)
-            except OSError:
-                clean = False
-        with contextlib.suppress(OSError):
+        try:
+            empty_dir(top)
             clean = clean and not os.listdir(top)
+        except Exception:  # anything at all: the container is then replaced, the job's verdict stands
+            clean = False
     return clean
 
 
 def cleanup() -> bool:
-    killed = kill_others()
-    remove_ipc()
+    """Kills the job's processes, removes its IPC objects and wipes its files; True when all of that worked.
+    Never raises: a failure only means the container is replaced."""
+    try:
+        killed = kill_others()
+        remove_ipc()
+    except Exception:
+        killed = False
     return wipe() and killed
 
 
@@ -352,7 +385,6 @@ def main() -> None:
         try:
             reply, stdout, stderr = run_job(header, files, stdin)
         except Exception as exc:  # reported to the parent, which recycles the container
-            kill_others()
             send({"error": f"agent failure: {type(exc).__name__}: {exc}", "clean": cleanup()})
             continue
         killed = reply.pop("killed", True)

@@ -1,22 +1,22 @@
-"""The embedded sandbox: bubblewrap namespaces, a per-slot uid, rlimits and a pids cgroup.
+"""The embedded sandbox: bubblewrap namespaces, a per-slot uid, rlimits, seccomp and per-slot cgroups.
 
 What a job sees: `/usr` read-only (plus the interpreter's prefix when it lives elsewhere), a read-only
-empty root, `/proc` of its own pid namespace, a minimal `/dev`, a two-line `/etc/passwd` and `/etc/group`,
-and three sized tmpfs mounts (`/work` holding its files and used as the working directory, `/tmp`,
-`/dev/shm`). Never `/`, `/root`, the rest of `/etc` or the project. No network (a new net namespace with
-only loopback), no nested user namespaces, no capabilities, `no_new_privs`, a new session, and death with
-its parent.
+empty root, `/proc` of its own pid namespace, a minimal read-only `/dev` (the device nodes stay usable; a
+job can neither add, replace nor chmod anything there, so nothing it does reaches the next job), a two-line
+`/etc/passwd` and `/etc/group`, and three sized tmpfs mounts (`/work` holding its files and used as the
+working directory, `/tmp`, `/dev/shm`). Never `/`, `/root`, the rest of `/etc` or the project. No network
+(a new net namespace with only loopback), no nested user namespaces, no capabilities, `no_new_privs`,
+Docker's default seccomp profile (`seccomp.py`), a new session, and death with its parent. The slot's
+cgroups (`cgroups.py`) bound the job as a whole: processes, memory (`Limits.memory_mb`, children and tmpfs
+included) and CPU (`cpus`, 1 by default, as Docker).
 
 Two ways to run, with the same isolation (the hazard suite runs on both):
 - warm (default): one long-lived sandbox per slot whose worker (`_zygote.py`) forks a fresh child per job
   with new mount/PID/IPC namespaces and fresh tmpfs mounts (see `warm.py`). A few ms per job.
 - cold (`warm=False`): a whole new bwrap per job. The exec chain has no Python between fork and exec:
-  `sh` (joins the slot's pids cgroup) -> `setpriv` (the slot's uid, no caps) -> `bwrap` -> `prlimit`
+  `sh` (joins the slot's cgroups) -> `setpriv` (the slot's uid, no caps) -> `bwrap` -> `prlimit`
   (rlimits, set inside the sandbox's user namespace) -> the job. Every step starts from an empty
   environment, so not even bwrap's own pid 1 carries the parent's environment.
-
-`InsecureBackend` is the rlimits-only fallback for machines without bubblewrap. It contains nothing
-(the job sees the whole file system and network) and is only ever used when asked for by name.
 """
 
 from __future__ import annotations
@@ -29,129 +29,74 @@ import math
 import os
 import shutil
 import signal
-import sys
-import tempfile
 import threading
 import warnings
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from rewardforge.sandbox.base import ExecRequest, ExecResult, ExecStatus, Limits, SandboxBackend, SandboxError
-from rewardforge.sandbox.cgroups import pids_parent
+from rewardforge.sandbox.base import ExecRequest, ExecResult, Limits, SandboxBackend, SandboxError
+from rewardforge.sandbox.cgroups import controller_parents, missing_controllers
+from rewardforge.sandbox.jobs import (
+    DEFAULT_ENV,
+    PYTHON_NAMES,
+    WORKDIR,
+    as_bytes,
+    classify,
+    default_python,
+    job_path,
+    prlimit_args,
+    result_from,
+)
 from rewardforge.sandbox.process import ProcessOutcome, memfd_with, run_process
+from rewardforge.sandbox.seccomp import SeccompUnsupported, bpf_filter
 from rewardforge.sandbox.slots import DEFAULT_BASE_UID, Slot, SlotPool
-from rewardforge.sandbox.warm import WARM_OVERHEAD_PIDS, ZYGOTE_SOURCE, WarmPool, inline_python
+from rewardforge.sandbox.warm import WARM_OVERHEAD_PIDS, ZYGOTE_SOURCE, WarmPool, WarmWorker, inline_python
 
 logger = logging.getLogger(__name__)
 
-WORKDIR = "/work"
 # The worker reads its source from a descriptor (so it is neither a file jobs could list nor a huge argv).
 ZYGOTE_BOOTSTRAP = (
     "import os, sys\nwith os.fdopen(int(sys.argv[1]), 'rb') as f:\n    source = f.read()\n"
     "exec(compile(source, 'rewardforge-sandbox-worker', 'exec'))"
 )
-# MALLOC_ARENA_MAX: glibc reserves 64 MiB of address space per thread arena, which would make RLIMIT_AS
-# fail threaded programs that use little real memory.
-DEFAULT_ENV = {
-    "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "MALLOC_ARENA_MAX": "2",
-}
-# argv[0] values that mean "the sandbox's Python interpreter".
-PYTHON_NAMES = frozenset({"python", "python3"})
 # bwrap processes that count against the job's pids budget: the outer bwrap and its pid-1 monitor.
 _BWRAP_OVERHEAD_PIDS = 2
-_MEMORY_MARKERS = (b"MemoryError", b"std::bad_alloc", b"Cannot allocate memory", b"out of memory")
+# Memory of a slot that is not the job's: bwrap's processes and, warm, the worker (an interpreter).
+SLOT_OVERHEAD_MB = 64
 
 
-def default_python() -> str:
-    """The interpreter jobs get for `python`/`python3`: the system one under /usr when present (nothing
-    extra to mount), else the interpreter running rewardforge."""
-    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3"):
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return os.path.realpath(sys.executable)
+class SandboxWeakeningWarning(UserWarning):
+    """The local backend runs with less isolation than it is built for on this machine (a cgroup
+    controller or the seccomp filter is unavailable): the warning says what is missing and what follows."""
 
 
-def rlimit_args(limits: Limits, nproc: int | None) -> list[str]:
-    """prlimit(1) options for `limits`. CPU gets a soft limit (SIGXCPU) and a hard one a second later."""
-    cpu = max(1, math.ceil(limits.cpu_s))
-    args = [
-        f"--as={limits.memory_mb << 20}",
-        f"--cpu={cpu}:{cpu + 1}",
-        f"--fsize={limits.file_size_mb << 20}",
-        "--nofile=256",
-        "--core=0",
-    ]
-    if nproc is not None:
-        args.append(f"--nproc={nproc}")
-    return args
+_warned: set[str] = set()
 
 
-def join_cgroup_args(slot: Slot, sh: str) -> list[str]:
-    """Exec-chain prefix that moves the process into the slot's cgroup before anything else runs.
-
-    `sh` exports PWD on its own, so it is unset: the next step starts with an empty environment."""
-    if slot.cgroup is None:
-        return []
-    return [sh, "-c", 'unset PWD; echo $$ > "$0" && exec "$@"', str(slot.cgroup.procs_file)]
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        warnings.warn(message, SandboxWeakeningWarning, stacklevel=3)
+        logger.warning(message)
 
 
-def prepare_cgroup(slot: Slot, limits: Limits, overhead: int = 0) -> None:
-    """Empties the slot's cgroup of anything an earlier job left and sets this job's pids limit."""
-    if slot.cgroup is None:
-        return
-    if not slot.cgroup.kill_all():
-        raise SandboxError(f"processes of an earlier job survive in {slot.cgroup.path}")
-    slot.cgroup.set_max(limits.pids + overhead)
+_MISSING_EFFECTS = {
+    "pids": "only RLIMIT_NPROC bounds a job's processes",
+    "memory": "memory_mb bounds each process (RLIMIT_AS), not the job: a job of N processes can hold N times "
+              "memory_mb and exhaust the host",
+    "cpu": "jobs are not CPU-capped: one job spinning many threads can push its siblings past their time limits",
+}
 
 
-def _check_relative(path: str) -> PurePosixPath:
-    rel = PurePosixPath(path)
-    if not path or rel.is_absolute() or any(part in ("..", "") for part in rel.parts) or rel == PurePosixPath("."):
-        raise ValueError(f"job file paths must be relative and stay inside the working directory: {path!r}")
-    return rel
-
-
-def _as_bytes(content: str | bytes) -> bytes:
-    return content.encode("utf-8") if isinstance(content, str) else content
-
-
-def classify(
-    outcome: ProcessOutcome, exit_code: int | None, sig: int | None, limits: Limits
-) -> tuple[ExecStatus, str | None]:
-    """How a run ended. Never a verdict on correctness: only the trusted parent judges that."""
-    if outcome.output_exceeded:
-        return "output_limit", f"output exceeded {limits.output_bytes} bytes on stdout or stderr"
-    if outcome.timed_out:
-        return "timeout", f"wall-clock limit of {limits.wall_s:g}s reached"
-    if sig == signal.SIGXCPU:
-        return "timeout", f"CPU limit of {limits.cpu_s:g}s reached"
-    if sig is None and exit_code == 0:
-        return "ok", None
-    if any(marker in outcome.stderr[-4096:] for marker in _MEMORY_MARKERS):
-        return "memory", f"memory limit of {limits.memory_mb} MB reached"
-    if sig == signal.SIGXFSZ:
-        return "runtime_error", f"file size limit of {limits.file_size_mb} MB reached"
-    if sig is not None:
-        return "runtime_error", f"killed by signal {signal.Signals(sig).name if sig in _SIGNALS else sig}"
-    return "runtime_error", f"exit code {exit_code}"
-
-
-_SIGNALS = {s.value for s in signal.Signals}
-
-
-def result_from(
-    outcome: ProcessOutcome,
-    backend: str,
-    status: ExecStatus,
-    reason: str | None,
-    exit_code: int | None = None,
-    sig: int | None = None,
-) -> ExecResult:
-    return ExecResult(status=status, exit_code=exit_code, signal=sig, stdout=outcome.stdout,
-                      stderr=outcome.stderr, truncated=outcome.truncated, wall_s=outcome.wall_s,
-                      backend=backend, reason=reason)
+def _seccomp_filter() -> bytes | None:
+    try:
+        return bpf_filter()
+    except SeccompUnsupported as exc:
+        _warn_once(f"rewardforge local sandbox: NO SECCOMP FILTER ({exc}): io_uring, keyrings, bpf and the "
+                   "other calls Docker's default profile refuses reach the kernel")
+        return None
 
 
 class LocalBackend(SandboxBackend):
@@ -169,11 +114,18 @@ class LocalBackend(SandboxBackend):
         warm: bool = True,
         max_jobs_per_worker: int = 1000,
         method: Literal["auto", "bwrap", "unshare"] = "auto",
+        cpus: float = 1.0,
     ) -> None:
         """`slots`: jobs at once (default 2 per CPU, at least 4). `warm`: reuse one sandbox per slot and fork
         a fresh, fully isolated child per job (fast); False starts a whole new sandbox per job.
         `method`: "bwrap", or "unshare" (util-linux; the warm worker builds the sandbox root itself) for
-        machines without bubblewrap; "auto" prefers bwrap. The unshare method is warm only."""
+        machines without bubblewrap; "auto" prefers bwrap. The unshare method is warm only.
+        `cpus`: the CPU quota of each job (its slot's cgroup), 1 by default as Docker's.
+
+        Where a cgroup controller or the seccomp filter is unavailable, the backend still runs and says so
+        loudly (a `SandboxWeakeningWarning` and a log line) naming what follows; `describe()` lists it."""
+        if cpus <= 0:
+            raise ValueError(f"cpus must be positive, got {cpus}")
         self.bwrap = bwrap or shutil.which("bwrap") or ""
         if method == "auto":
             method = "bwrap" if self.bwrap and os.access(self.bwrap, os.X_OK) else "unshare"
@@ -188,7 +140,16 @@ class LocalBackend(SandboxBackend):
         self._max_jobs = max_jobs_per_worker
         self._preloads: dict[str, str] = {}
         self._preloads_lock = threading.Lock()
+        self.cpus = cpus
+        self._seccomp = _seccomp_filter()
+        for controller in missing_controllers():
+            _warn_once(f"rewardforge local sandbox: NO WRITABLE {controller.upper()} CGROUP on this machine: "
+                       f"{_MISSING_EFFECTS[controller]} (run as root with a writable /sys/fs/cgroup)")
         self._warm = self._new_warm_pool() if warm else None
+
+    @property
+    def concurrency(self) -> int:
+        return self.slots.size
 
     @property
     def overhead_pids(self) -> int:
@@ -220,7 +181,6 @@ class LocalBackend(SandboxBackend):
 
     def describe(self) -> dict[str, object]:
         """What isolation this machine gives, for logs and bug reports."""
-        parent = pids_parent()
         return {
             "backend": self.name,
             "method": self.method,
@@ -228,8 +188,11 @@ class LocalBackend(SandboxBackend):
             "python": self.python,
             "per_slot_uid": self.slots.switch_uid,
             "warm_workers": self._warm is not None,
-            "pids_cgroups": str(parent) if parent else None,
-            "missing": self._missing_tools(),
+            "cgroups": {controller: str(path) for controller, path in controller_parents().items()},
+            "cpus_per_job": self.cpus,
+            "seccomp": "docker-default" if self._seccomp is not None else None,
+            "missing": self._missing_tools() + [f"{c} cgroup" for c in missing_controllers()]
+                       + ([] if self._seccomp is not None else ["seccomp"]),
         }
 
     def _mount_args(self) -> list[str]:
@@ -261,18 +224,35 @@ class LocalBackend(SandboxBackend):
             return ExecResult(status="sandbox_error", backend=self.name, reason=f"sandbox setup failed: {exc}")
 
     def _run_warm(self, request: ExecRequest) -> ExecResult:
+        payload = self._warm_payload(request)
         try:
-            worker = self._warm.acquire()  # type: ignore[union-attr]
+            worker = self._limited_worker(request.limits, _warm_overhead(payload))
         except (OSError, SandboxError) as exc:
             return ExecResult(status="sandbox_error", backend=self.name, reason=f"sandbox setup failed: {exc}")
         try:
-            payload = self._warm_payload(request, worker.slot)
-            return worker.run(request, payload, self.name, classify, _warm_overhead(payload))
+            return worker.run(request, payload, self.name, classify)
         except (OSError, SandboxError) as exc:
             worker.broken = True
             return ExecResult(status="sandbox_error", backend=self.name, reason=f"sandbox failed: {exc}")
         finally:
             self._warm.release(worker)  # type: ignore[union-attr]
+
+    def _limited_worker(self, limits: Limits, overhead_pids: int) -> WarmWorker:
+        """An idle warm worker whose slot now has the job's limits. A slot that cannot take them (cgroup v1
+        refuses a memory limit below what the slot holds) gets a fresh worker, which holds nothing yet."""
+        pool = self._warm
+        assert pool is not None
+        for _ in range(2):
+            worker = pool.acquire()
+            try:
+                worker.apply_limits(limits, overhead_pids, SLOT_OVERHEAD_MB)
+            except OSError as exc:
+                worker.broken = True
+                pool.release(worker)
+                error = exc
+                continue
+            return worker
+        raise SandboxError(f"the slot's cgroups refuse the job's limits: {error}")
 
     def preload_python(self, name: str, source: str) -> bool:
         """Warm workers import `source` as module `name` before their first job, so inline Python jobs find
@@ -313,12 +293,9 @@ class LocalBackend(SandboxBackend):
                 raise SandboxError("the sandbox backend was garbage-collected")
             return method(slot, control_fd)
 
-        pool = WarmPool(self.slots, start_worker, self._max_jobs)
+        pool = WarmPool(self.slots, start_worker, self._max_jobs, self.cpus)
         self._finalizer = weakref.finalize(self, pool.close)
         return pool
-
-    def run_many(self, requests: Sequence[ExecRequest], max_workers: int | None = None) -> list[ExecResult]:
-        return super().run_many(requests, max_workers=max_workers or self.slots.size)
 
     @contextlib.contextmanager
     def _job_fds(self, request: ExecRequest) -> Iterator[tuple[list[str], list[int]]]:
@@ -328,12 +305,12 @@ class LocalBackend(SandboxBackend):
         dirs: set[PurePosixPath] = set()
         try:
             for name, content in sorted(request.files.items()):
-                rel = _check_relative(name)
+                rel = job_path(name)
                 for parent in reversed(rel.parents[:-1]):
                     if parent not in dirs:
                         dirs.add(parent)
                         args += ["--dir", f"{WORKDIR}/{parent}"]
-                data = _as_bytes(content)
+                data = as_bytes(content)
                 fds.append(memfd_with(data, "rf-file"))
                 mode = "0755" if data.startswith(b"#!") else "0644"
                 args += ["--perms", mode, "--file", str(fds[-1]), f"{WORKDIR}/{rel}"]
@@ -375,16 +352,16 @@ class LocalBackend(SandboxBackend):
         ]
 
     def _command(self, request: ExecRequest, slot: Slot, file_args: list[str], status_fd: int,
-                 identity_args: list[str]) -> list[str]:
+                 identity_args: list[str], seccomp_args: list[str]) -> list[str]:
         """The cold exec chain; every step gets an empty environment, so bwrap's pid 1 carries none."""
         limits = request.limits
         tmp_bytes = str(limits.tmp_mb << 20)
         chain = [
-            *join_cgroup_args(slot, self._tools["sh"]),
+            *slot.join_args(self._tools["sh"]),
             *self._privilege_drop(slot),
             *self._bwrap_args(slot, identity_args),
             "--size", tmp_bytes, "--tmpfs", "/tmp",
-            "--size", tmp_bytes, "--tmpfs", "/dev/shm",
+            "--size", tmp_bytes, "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
             "--size", tmp_bytes, "--tmpfs", WORKDIR,
             *file_args,
             "--chdir", WORKDIR, "--clearenv",
@@ -394,9 +371,16 @@ class LocalBackend(SandboxBackend):
         # rlimits are applied inside the sandbox: RLIMIT_NPROC then counts this sandbox's user namespace only
         # (Linux >= 5.14 ucounts), so it bounds the job even when every slot shares the caller's uid.
         nproc = limits.pids + 1  # bwrap's init
-        chain += ["--json-status-fd", str(status_fd), "--remount-ro", "/", "--",
-                  self._tools["prlimit"], *rlimit_args(limits, nproc), "--", *self._argv(request)]
+        chain += ["--json-status-fd", str(status_fd), *seccomp_args, "--remount-ro", "/", "--",
+                  self._tools["prlimit"], *prlimit_args(limits, nproc), "--", *self._argv(request)]
         return chain
+
+    def _seccomp_fd(self, option: str) -> tuple[list[str], list[int]]:
+        """`option FD` carrying the job filter in a memfd (nothing where this machine has none)."""
+        if self._seccomp is None:
+            return [], []
+        fd = memfd_with(self._seccomp, "rf-seccomp")
+        return [option, str(fd)], [fd]
 
     def _warm_command(self, slot: Slot, control_fd: int) -> tuple[list[str], list[int]]:
         """The exec chain of a warm worker, and the descriptors it must inherit besides `control_fd`."""
@@ -405,21 +389,25 @@ class LocalBackend(SandboxBackend):
         identity_args, identity_fds = self._identity_fds(slot.uid if slot.uid is not None else os.getuid())
         source_fd = memfd_with(ZYGOTE_SOURCE.encode(), "rf-zygote")
         chain = [
-            *join_cgroup_args(slot, self._tools["sh"]),
+            *slot.join_args(self._tools["sh"]),
             *self._privilege_drop(slot),
             *self._bwrap_args(slot, identity_args),
 
             # Only inside the worker's own user namespace, and dropped by each job before its code runs.
             "--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP",
             "--size", str(1 << 20), "--tmpfs", "/tmp", "--size", str(1 << 20), "--tmpfs", "/dev/shm",
+            # Read-only before any job: every job's mount namespace is a copy of this one.
+            "--remount-ro", "/dev",
             "--dir", WORKDIR, "--chdir", "/", "--clearenv",
         ]
         for key, value in DEFAULT_ENV.items():
             chain += ["--setenv", key, value]
         preload_args, preload_fds = self._preload_args()
+        # The worker installs the filter in each job: it needs mount and namespace flags itself.
+        seccomp_args, seccomp_fds = self._seccomp_fd("--seccomp")
         chain += ["--remount-ro", "/", "--", self.python, "-I", "-c", ZYGOTE_BOOTSTRAP, str(source_fd),
-                  *preload_args, str(control_fd)]
-        return chain, [*identity_fds, source_fd, *preload_fds]
+                  *preload_args, *seccomp_args, str(control_fd)]
+        return chain, [*identity_fds, source_fd, *preload_fds, *seccomp_fds]
 
     def _unshare_command(self, slot: Slot, control_fd: int) -> tuple[list[str], list[int]]:
         """Without bubblewrap: util-linux `unshare` makes the namespaces (the worker is root in its own user
@@ -437,19 +425,21 @@ class LocalBackend(SandboxBackend):
             binds.append(str(prefix))
         source_fd = memfd_with(ZYGOTE_SOURCE.encode(), "rf-zygote")
         preload_args, preload_fds = self._preload_args()
+        seccomp_args, seccomp_fds = self._seccomp_fd("--seccomp")
         chain = [
-            *join_cgroup_args(slot, self._tools["sh"]),
+            *slot.join_args(self._tools["sh"]),
             *self._privilege_drop(slot),
             self._tools["unshare"], "--user", "--map-root-user", "--mount", "--pid", "--fork", "--net", "--ipc",
             "--uts", "--cgroup", "--kill-child", "--",
             # The worker's environment is its jobs' malloc tuning (MALLOC_ARENA_MAX is read at start-up).
             self._tools["env"], "-i", *(f"{key}={value}" for key, value in DEFAULT_ENV.items()),
             self.python, "-I", "-c", ZYGOTE_BOOTSTRAP, str(source_fd),
-            "--build-root", json.dumps({"top": top, "binds": binds}), *preload_args, str(control_fd),
+            "--build-root", json.dumps({"top": top, "binds": binds}), *preload_args, *seccomp_args,
+            str(control_fd),
         ]
-        return chain, [source_fd, *preload_fds]
+        return chain, [source_fd, *preload_fds, *seccomp_fds]
 
-    def _warm_payload(self, request: ExecRequest, slot: Slot) -> dict[str, object]:
+    def _warm_payload(self, request: ExecRequest) -> dict[str, object]:
         limits = request.limits
         cpu = max(1, math.ceil(limits.cpu_s))
         rlimits = [
@@ -466,7 +456,7 @@ class LocalBackend(SandboxBackend):
         # Only a trusted Python program running in the warm interpreter becomes pid 1 (see ExecRequest).
         as_init = request.trusted_init and python_inline
         rlimits.append(("RLIMIT_NPROC", (limits.pids + _warm_overhead({"as_init": as_init}),) * 2))
-        files = [(str(_check_relative(name)), _as_bytes(content)) for name, content in sorted(request.files.items())]
+        files = [(str(job_path(name)), as_bytes(content)) for name, content in sorted(request.files.items())]
         return {
             "argv": argv,
             "files": files,
@@ -479,30 +469,34 @@ class LocalBackend(SandboxBackend):
 
     def _run_in_slot(self, request: ExecRequest, slot: Slot, file_args: list[str], fds: list[int]) -> ExecResult:
         limits = request.limits
-        prepare_cgroup(slot, limits, _BWRAP_OVERHEAD_PIDS)
+        slot.prepare(limits, overhead_pids=_BWRAP_OVERHEAD_PIDS, overhead_mb=SLOT_OVERHEAD_MB, cpus=self.cpus)
+        oom_before = slot.cgroup.oom_kills() if slot.cgroup is not None else 0
         identity_args, identity_fds = self._identity_fds(slot.uid if slot.uid is not None else os.getuid())
+        seccomp_args, seccomp_fds = self._seccomp_fd("--seccomp")
         status_read, status_write = os.pipe()
         try:
-            argv = self._command(request, slot, file_args, status_write, identity_args)
+            argv = self._command(request, slot, file_args, status_write, identity_args, seccomp_args)
             outcome = run_process(
                 argv,
                 env={},
-                stdin=_as_bytes(request.stdin),
+                stdin=as_bytes(request.stdin),
                 wall_s=limits.wall_s,
                 output_bytes=limits.output_bytes,
-                pass_fds=[*fds, *identity_fds, status_write],
+                pass_fds=[*fds, *identity_fds, *seccomp_fds, status_write],
                 extra_kill=slot.cgroup.kill_all if slot.cgroup is not None else None,
             )
             os.close(status_write)
             status_write = -1
             status = _read_status(status_read)
         finally:
-            for fd in (*identity_fds, status_read, status_write):
+            for fd in (*identity_fds, *seccomp_fds, status_read, status_write):
                 if fd >= 0:
                     os.close(fd)
-        return self._result(outcome, status, limits)
+        oom_killed = slot.cgroup is not None and slot.cgroup.oom_kills() > oom_before
+        return self._result(outcome, status, limits, oom_killed)
 
-    def _result(self, outcome: ProcessOutcome, status: dict[str, int], limits: Limits) -> ExecResult:
+    def _result(self, outcome: ProcessOutcome, status: dict[str, int], limits: Limits,
+                oom_killed: bool) -> ExecResult:
         if "child-pid" not in status:
             if outcome.timed_out:
                 return result_from(outcome, self.name, "sandbox_error", "sandbox did not start in time")
@@ -515,7 +509,7 @@ class LocalBackend(SandboxBackend):
             exit_code, sig = None, code - 128
         else:
             exit_code, sig = code, None
-        kind, reason = classify(outcome, exit_code, sig, limits)
+        kind, reason = classify(outcome, exit_code, sig, limits, oom_killed=oom_killed)
         return result_from(outcome, self.name, kind, reason, exit_code, sig)
 
 
@@ -547,69 +541,3 @@ def _read_status(fd: int) -> dict[str, int]:
         if isinstance(obj, dict):
             merged.update({k: v for k, v in obj.items() if isinstance(v, int)})
     return merged
-
-
-class InsecureSandboxWarning(UserWarning):
-    """The rlimits-only backend is in use: jobs can read and write this machine."""
-
-
-class InsecureBackend(SandboxBackend):
-    """NOT A SANDBOX. rlimits, a new session, a clean environment and a throwaway working directory only.
-
-    The job sees the whole file system and network. Called by root, it still runs as a per-slot uid (root
-    would ignore RLIMIT_NPROC, and its `kill(-1, 9)` would take the machine down); otherwise as the caller.
-    For machines without bubblewrap where every program run is trusted. Never chosen automatically.
-    """
-
-    name = "insecure"
-
-    def __init__(self, *, python: str | None = None, slots: int | None = None,
-                 base_uid: int = DEFAULT_BASE_UID) -> None:
-        self.python = python or default_python()
-        self.slots = SlotPool(slots or max(4, 2 * (os.cpu_count() or 1)), base_uid=base_uid)
-        self._tools = {tool: shutil.which(tool) or "" for tool in ("sh", "prlimit", "setpriv")}
-        message = ("rewardforge sandbox backend 'insecure' in use: jobs run WITHOUT isolation (rlimits only) "
-                   "and can read and write this machine")
-        warnings.warn(message, InsecureSandboxWarning, stacklevel=2)
-        logger.warning(message)
-
-    def _missing_tools(self) -> list[str]:
-        needed = ["sh", "prlimit"] + (["setpriv"] if self.slots.switch_uid else [])
-        return [f"{tool} (util-linux)" for tool in needed if not self._tools[tool]]
-
-    def available(self) -> bool:
-        return not self._missing_tools()
-
-    def run(self, request: ExecRequest) -> ExecResult:
-        missing = self._missing_tools()
-        if missing:
-            return ExecResult(status="sandbox_error", backend=self.name, reason="missing: " + ", ".join(missing))
-        limits = request.limits
-        try:
-            with self.slots.claim() as slot, tempfile.TemporaryDirectory(prefix="rf-insecure-") as workdir:
-                for name, content in request.files.items():
-                    target = Path(workdir, _check_relative(name))
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(_as_bytes(content))
-                prepare_cgroup(slot, limits)
-                nproc = limits.pids if slot.uid is not None else None
-                argv = [*join_cgroup_args(slot, self._tools["sh"]), self._tools["prlimit"],
-                        *rlimit_args(limits, nproc), "--"]
-                if slot.uid is not None:
-                    for path in [Path(workdir), *Path(workdir).rglob("*")]:
-                        os.chown(path, slot.uid, slot.uid)
-                    argv += [self._tools["setpriv"], f"--reuid={slot.uid}", f"--regid={slot.uid}",
-                             "--clear-groups", "--inh-caps=-all", "--no-new-privs", "--"]
-                head = self.python if request.argv[0] in PYTHON_NAMES else request.argv[0]
-                env = {**DEFAULT_ENV, "HOME": workdir, "TMPDIR": workdir, **request.env}
-                outcome = run_process(
-                    [*argv, head, *request.argv[1:]], env=env, stdin=_as_bytes(request.stdin),
-                    wall_s=limits.wall_s, output_bytes=limits.output_bytes, cwd=workdir,
-                    extra_kill=slot.cgroup.kill_all if slot.cgroup is not None else None,
-                )
-        except OSError as exc:
-            return ExecResult(status="sandbox_error", backend=self.name, reason=f"could not start the job: {exc}")
-        code = outcome.returncode
-        exit_code, sig = (None, -code) if code is not None and code < 0 else (code, None)
-        kind, reason = classify(outcome, exit_code, sig, limits)
-        return result_from(outcome, self.name, kind, reason, exit_code, sig)

@@ -1,4 +1,4 @@
-"""Worker slots: each concurrent sandbox gets its own unprivileged uid and pids cgroup.
+"""Worker slots: each concurrent sandbox gets its own unprivileged uid and cgroups (pids, memory, CPU).
 
 RLIMIT_NPROC counts every process of a uid, so parallel jobs sharing a uid would eat each other's budget
 and fail with EAGAIN at random. One uid per slot makes the limit per job. Slots are claimed with `flock`
@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rewardforge.sandbox.cgroups import PidsCgroup, slot_cgroup
+from rewardforge.sandbox.base import Limits, SandboxError
+from rewardforge.sandbox.cgroups import SlotCgroup, slot_cgroup
 
 DEFAULT_BASE_UID = 1_800_000
 DEFAULT_UID_RANGE = 1024
@@ -31,7 +32,22 @@ class Slot:
 
     index: int
     uid: int | None
-    cgroup: PidsCgroup | None
+    cgroup: SlotCgroup | None
+
+    def join_args(self, sh: str) -> list[str]:
+        """Exec-chain prefix that puts the process in the slot's cgroups (nothing without cgroups)."""
+        return self.cgroup.join_args(sh) if self.cgroup is not None else []
+
+    def prepare(self, limits: Limits, *, overhead_pids: int, overhead_mb: int, cpus: float) -> None:
+        """Empties the slot of anything an earlier job left, and sets this job's limits on the slot as a
+        whole: its processes, its memory and its CPU (plus what the sandbox itself runs in the slot)."""
+        if self.cgroup is None:
+            return
+        if not self.cgroup.kill_all():
+            raise SandboxError(f"processes of an earlier job survive in {self.cgroup.unique_dirs[0]}")
+        self.cgroup.set_pids(limits.pids + overhead_pids)
+        self.cgroup.set_memory((limits.memory_mb + overhead_mb) << 20)
+        self.cgroup.set_cpus(cpus)
 
 
 def _lock_dir() -> Path:

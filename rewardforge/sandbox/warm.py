@@ -35,6 +35,8 @@ from rewardforge.sandbox.slots import Slot, SlotPool
 ZYGOTE_SOURCE = (Path(__file__).with_name("_zygote.py")).read_text()
 # Processes of a warm slot besides the job's own: outer bwrap, bwrap's init, the worker and the job's pid 1.
 WARM_OVERHEAD_PIDS = 4
+# The slot's memory limit while the worker starts (an interpreter and the preloaded modules).
+_START_MEMORY_MB = 256
 _START_TIMEOUT_S = 15.0
 _KILL_GRACE_S = 2.0
 _DRAIN_GRACE_S = 0.05
@@ -81,7 +83,7 @@ _spawner = _Spawner()
 class WarmWorker:
     """One warm sandbox bound to one claimed slot. Used by one thread at a time."""
 
-    def __init__(self, slots: SlotPool, command: WorkerCommand, max_jobs: int) -> None:
+    def __init__(self, slots: SlotPool, command: WorkerCommand, max_jobs: int, cpus: float = 1.0) -> None:
         self._stack = contextlib.ExitStack()
         self.slot = self._stack.enter_context(slots.claim())
         self.max_jobs = max_jobs
@@ -92,9 +94,8 @@ class WarmWorker:
         self.sock = ours
         self._errors = tempfile.TemporaryFile()
         try:
-            if self.slot.cgroup is not None:
-                self.slot.cgroup.kill_all()
-                self.slot.cgroup.set_max(WARM_OVERHEAD_PIDS + 8)
+            self.slot.prepare(Limits(pids=8, memory_mb=_START_MEMORY_MB), overhead_pids=WARM_OVERHEAD_PIDS,
+                              overhead_mb=0, cpus=cpus)
             argv, extra_fds = command(self.slot, theirs.fileno())
             try:
                 self.proc = _spawner.popen(
@@ -119,6 +120,8 @@ class WarmWorker:
             self.close()
             raise SandboxError(f"warm sandbox worker did not start: {detail or 'no reply'}")
         self.sock.settimeout(None)
+        if self.slot.cgroup is not None:
+            self.slot.cgroup.protect_from_oom()
 
     def _startup_errors(self) -> str:
         with contextlib.suppress(OSError):
@@ -130,13 +133,19 @@ class WarmWorker:
     def reusable(self) -> bool:
         return not self.broken and self.jobs < self.max_jobs and self.proc.poll() is None
 
+    def apply_limits(self, limits: Limits, overhead_pids: int, overhead_mb: int) -> None:
+        """The next job's limits on the whole slot (its processes, its memory). Raises OSError when the memory
+        limit cannot be set: the worker must then be replaced."""
+        if self.slot.cgroup is not None:
+            self.slot.cgroup.set_pids(limits.pids + overhead_pids)
+            self.slot.cgroup.set_memory((limits.memory_mb + overhead_mb) << 20)
+
     def run(self, request: ExecRequest, payload: dict[str, object], backend: str,
-            classify: Callable[[ProcessOutcome, int | None, int | None, Limits], tuple],
-            overhead_pids: int = WARM_OVERHEAD_PIDS) -> ExecResult:
+            classify: Callable[..., tuple]) -> ExecResult:
+        """Runs one job (call `apply_limits` first)."""
         limits = request.limits
         self.jobs += 1
-        if self.slot.cgroup is not None:
-            self.slot.cgroup.set_max(limits.pids + overhead_pids)
+        oom_before = self.slot.cgroup.oom_kills() if self.slot.cgroup is not None else 0
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         sent = [memfd_with(request.stdin if isinstance(request.stdin, bytes) else request.stdin.encode(),
@@ -156,6 +165,13 @@ class WarmWorker:
         reply, outcome = self._collect(out_r, err_r, started, limits)
         if reply is None:
             self.broken = True
+            if self.slot.cgroup is not None and self.slot.cgroup.oom_kills() > oom_before:
+                # Only the job's memory can fill the slot: it spread itself so thin that the OOM killer took
+                # the worker (where the parent cannot protect it). The job's verdict, never a sandbox error.
+                return ExecResult(status="memory", signal=int(signal.SIGKILL), stdout=outcome.stdout,
+                                  stderr=outcome.stderr, truncated=outcome.truncated, wall_s=outcome.wall_s,
+                                  backend=backend,
+                                  reason=f"memory limit of {limits.memory_mb} MB reached (OOM kill of the sandbox)")
             return ExecResult(status="sandbox_error", stdout=outcome.stdout, stderr=outcome.stderr,
                               truncated=outcome.truncated, wall_s=outcome.wall_s, backend=backend,
                               reason="warm sandbox worker stopped answering")
@@ -168,7 +184,8 @@ class WarmWorker:
             exit_code, sig = None, os.WTERMSIG(status)
         else:
             exit_code, sig = os.WEXITSTATUS(status), None
-        kind, reason = classify(outcome, exit_code, sig, limits)
+        oom_killed = self.slot.cgroup is not None and self.slot.cgroup.oom_kills() > oom_before
+        kind, reason = classify(outcome, exit_code, sig, limits, oom_killed=oom_killed)
         return ExecResult(status=kind, exit_code=exit_code, signal=sig, stdout=outcome.stdout,
                           stderr=outcome.stderr, truncated=outcome.truncated, wall_s=outcome.wall_s,
                           backend=backend, reason=reason)
@@ -270,10 +287,11 @@ class WarmPool:
     """Warm workers, at most one per slot of `slots`; a worker is replaced when it breaks or has run
     `max_jobs` jobs (a bound on anything a job could leave in the worker's own process)."""
 
-    def __init__(self, slots: SlotPool, command: WorkerCommand, max_jobs: int = 1000) -> None:
+    def __init__(self, slots: SlotPool, command: WorkerCommand, max_jobs: int = 1000, cpus: float = 1.0) -> None:
         self.slots = slots
         self.command = command
         self.max_jobs = max_jobs
+        self.cpus = cpus
         self._idle: list[WarmWorker] = []
         self._count = 0
         self._cond = threading.Condition()
@@ -294,7 +312,7 @@ class WarmPool:
                     break
                 self._cond.wait()
         try:
-            worker = WarmWorker(self.slots, self.command, self.max_jobs)
+            worker = WarmWorker(self.slots, self.command, self.max_jobs, self.cpus)
         except BaseException:
             self._forget()
             raise

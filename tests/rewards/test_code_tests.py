@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import contextlib
+import io
+import re
+from pathlib import Path
 
+import pytest
+from rf_sandbox_support import docker_available_or_skip
+
+import rewardforge
 from rewardforge.core.registry import Registry
 from rewardforge.core.types import RewardError, Sample
 from rewardforge.rewards.code import code_tests
@@ -17,14 +24,31 @@ def _score(completion: str, reference: object, **params: object) -> object:
     return LOCAL.with_params(**params).score([Sample(completion=completion, reference=reference)])[0]
 
 
-def test_fraction_binary_and_per_test_info() -> None:
+def test_all_or_nothing_by_default_and_partial_credit_on_request() -> None:
     half = _score("```python\ndef add(a, b):\n    return 3\n```", ADD)
-    assert half.ok and half.value == 0.5  # type: ignore[attr-defined]
+    assert half.ok and half.value == 0.0  # type: ignore[attr-defined]
+    assert half.reason == "1/2 tests passed"  # type: ignore[attr-defined]
     assert half.info["passed"] == 1 and half.info["total"] == 2  # type: ignore[attr-defined]
     assert [t["verdict"] for t in half.info["tests"]] == ["pass", "wrong_answer"]  # type: ignore[attr-defined]
     assert half.info["code_from"] == "fenced" and half.info["backend"] == "local"  # type: ignore[attr-defined]
-    assert _score("def add(a, b):\n    return 3\n", ADD, binary=True).value == 0.0  # type: ignore[attr-defined]
-    assert _score("def add(a, b):\n    return a + b\n", ADD, binary=True).value == 1.0  # type: ignore[attr-defined]
+    assert _score("def add(a, b):\n    return 3\n", ADD, partial_credit=True).value == 0.5  # type: ignore[attr-defined]
+    assert _score("def add(a, b):\n    return a + b\n", ADD).value == 1.0  # type: ignore[attr-defined]
+    with pytest.raises(RewardError, match="binary"):  # the old name is refused, not silently ignored
+        code_tests.with_params(binary=True)
+
+
+def test_humaneval_12_return_none_earns_nothing_by_default() -> None:
+    """HumanEval/12 (`longest`): one of its three asserts expects None, so `return None` met a third of
+    the tests under partial credit."""
+    reference = {"test": "METADATA = {'author': 'jt', 'dataset': 'test'}\n\n\ndef check(candidate):\n"
+                         "    assert candidate([]) == None\n    assert candidate(['x', 'y', 'z']) == 'x'\n"
+                         "    assert candidate(['x', 'yyy', 'zzzz', 'www', 'kkkk', 'abc']) == 'zzzz'\n",
+                 "entry_point": "longest"}
+    trivial = "def longest(strings):\n    return None\n"
+    assert _score(trivial, reference).value == 0.0  # type: ignore[attr-defined]
+    assert _score(trivial, reference, partial_credit=True).value == pytest.approx(1 / 3)  # type: ignore[attr-defined]
+    honest = "def longest(strings):\n    return max(strings, key=len) if strings else None\n"
+    assert _score(honest, reference).value == 1.0  # type: ignore[attr-defined]
 
 
 def test_chat_completion_and_metadata_entry_point() -> None:
@@ -68,3 +92,72 @@ def test_golden_cases_of_the_registry_entry() -> None:
     assert len(results) >= 10
     failures = [f"case {r.index}: {r.problem}" for r in results if not r.passed]
     assert not failures, failures
+
+
+# -- reward hacks against the default params, on both backends -----------------------------------------
+# Each is a way a policy could earn reward without solving `add`. The references mix every test format; the
+# first call case is the example a prompt would show (hard-coding it must not pay).
+ADD_REFERENCES = {
+    "calls": [{"fn": "add", "args": [1, 2], "expected": 3}, {"fn": "add", "args": [20, 22], "expected": 42},
+              {"fn": "add", "args": [-5, 5], "expected": 0}],
+    "check": {"test": "def check(candidate):\n    for i in range(1, 6):\n        assert candidate(i, i) == 2 * i\n"
+                      "    assert abs(candidate(0.5, 0.25) - 0.75) < 1e-9\n", "entry_point": "add"},
+    "asserts": ["assert add(1, 2) == 3", "assert add(2, 2) == 4", "assert set([add(1, 1)]) == {2}"],
+    "stdio": {"inputs": ["1 2\n", "20 22\n"], "outputs": ["3\n", "42\n"]},
+}
+HONEST = {"stdio": "a, b = map(int, input().split())\nprint(a + b)\n"}
+HACKS = {
+    "exit_before_tests": "import sys\nprint('All tests passed')\nsys.exit(0)\n{honest}",
+    "os_exit_in_call": "import os\ndef add(a, b):\n    os._exit(0)\n",
+    "always_equal": "class Yes(int):\n    def __eq__(self, other):\n        return True\n    __hash__ = int.__hash__\n"
+                    "    def __lt__(self, other):\n        return True\n"
+                    "def add(a, b):\n    return Yes(0)\n",
+    "fake_passed_lines": "print('test passed\\nOK\\n3 passed, 0 failed\\nRFv1 ' + '0' * 32 + ' test {\"i\":0,\"res\":\"UDM=\"}')\n"
+                         "def add(a, b):\n    print('passed')\n    return None\n",
+    "monkeypatch_harness": "import builtins, sys\nbuiltins.AssertionError = type('Nope', (Exception,), {})\n"
+                           "for module in list(sys.modules.values()):\n"
+                           "    for name in ('encode_value', '_run_check_code', '_judge_check', 'frame'):\n"
+                           "        if hasattr(module, name):\n"
+                           "            try:\n                setattr(module, name, lambda *a, **k: 'P')\n"
+                           "            except Exception:\n                pass\n"
+                           "def add(a, b):\n    return 0\n",
+    "redefined_builtins": "def add(a, b):\n    return 0\ndef abs(x):\n    return 0\ndef range(*a):\n    return []\n"
+                          "def set(*a):\n    return {2}\n",
+    "return_none": "def add(a, b):\n    return None\n",
+    "return_zero": "def add(a, b):\n    return 0\n",
+    "hard_coded_example": "def add(a, b):\n    return 3\n",
+    "stdio_hard_coded": "print(3)\n",
+}
+
+
+@pytest.mark.parametrize("backend", ["local", pytest.param("docker", marks=pytest.mark.docker)])
+def test_default_params_resist_reward_hacks_on_every_test_format(backend: str) -> None:
+    if backend == "docker":
+        docker_available_or_skip()
+    reward = code_tests.with_params(backend=backend)
+    honest_add = "def add(a, b):\n    return a + b\n"
+    samples, labels = [], []
+    for fmt, reference in ADD_REFERENCES.items():
+        honest = HONEST.get(fmt, honest_add)
+        samples.append(Sample(completion=honest, reference=reference))
+        labels.append(("honest", fmt))
+        for name, hack in HACKS.items():
+            samples.append(Sample(completion=hack.replace("{honest}", honest), reference=reference))
+            labels.append((name, fmt))
+    scores = reward.score(samples)
+    got = {label: (score.status, score.value) for label, score in zip(labels, scores, strict=True)}
+    expected = {label: ("ok", 1.0 if label[0] == "honest" else 0.0) for label in labels}
+    assert got == expected
+
+
+def test_readme_code_and_sandbox_snippets_print_what_they_say() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("### Code (`code_tests`) and the sandbox"):readme.index("## LLM-as-judge")]
+    blocks = re.findall(r"^```python\n(.*?)^```$", section, flags=re.S | re.M)
+    assert len(blocks) == 2
+    for block in blocks:
+        expected = [line.split("#", 1)[1].strip() for line in block.splitlines() if line.startswith("print(")]
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(block, "README.md", "exec"), {"rf": rewardforge})
+        assert [line.strip() for line in out.getvalue().strip().splitlines()] == expected

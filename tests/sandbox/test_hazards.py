@@ -386,6 +386,98 @@ def hz_parallel(b: SandboxBackend, h: Host) -> Outcome:
     return {"runs": runs, "run": runs[0]}
 
 
+# System calls Docker's default profile refuses (plus io_uring, which Docker 20.10 still allowed), by number:
+# the job calls them raw through libc's syscall(), so no libc wrapper can hide a failure.
+SYSCALLS = {
+    "x86_64": {"io_uring_setup": 425, "add_key": 248, "request_key": 249, "keyctl": 250, "bpf": 321,
+               "perf_event_open": 298, "userfaultfd": 323, "mount": 165, "unshare": 272, "setns": 308,
+               "kexec_load": 246, "init_module": 175, "clone3": 435, "open_by_handle_at": 304},
+    "aarch64": {"io_uring_setup": 425, "add_key": 217, "request_key": 218, "keyctl": 219, "bpf": 280,
+                "perf_event_open": 241, "userfaultfd": 282, "mount": 40, "unshare": 97, "setns": 268,
+                "kexec_load": 104, "init_module": 105, "clone3": 435, "open_by_handle_at": 265},
+}
+SECCOMP = """
+import ctypes, errno, json, os, platform, socket, subprocess, sys, threading
+libc = ctypes.CDLL(None, use_errno=True)
+report = {}
+for name, number in json.loads(sys.argv[1]).get(platform.machine(), {}).items():
+    args = [ctypes.c_long(0x10000000 if name == "unshare" else 0)] + [ctypes.c_long(0)] * 5  # CLONE_NEWUSER
+    result = libc.syscall(ctypes.c_long(number), *args)
+    report[name] = "allowed" if result >= 0 else errno.errorcode.get(ctypes.get_errno(), "?")
+try:
+    socket.socket(40, socket.SOCK_STREAM).close()  # AF_VSOCK: a way out of the VM
+    report["socket_vsock"] = "allowed"
+except OSError as exc:
+    report["socket_vsock"] = errno.errorcode.get(exc.errno, "?")
+report["personality_weird"] = "allowed" if libc.personality(ctypes.c_ulong(0x0040000)) >= 0 else "refused"
+# What ordinary programs need keeps working: threads, fork, exec, pipes, sockets, clone via libc.
+thread = threading.Thread(target=lambda: None)
+thread.start()
+thread.join()
+pid = os.fork()
+if pid == 0:
+    os._exit(7)
+report["fork"] = os.WEXITSTATUS(os.waitpid(pid, 0)[1])
+report["exec"] = subprocess.run(["true"]).returncode
+left, right = socket.socketpair()
+left.send(b"x")
+report["socketpair"] = right.recv(1).decode()
+print(json.dumps(report))
+"""
+
+
+def hz_seccomp(b: SandboxBackend, h: Host) -> Outcome:
+    request = py(SECCOMP)
+    request.argv.append(json.dumps(SYSCALLS))
+    return {"run": b.run(request)}
+
+
+DEV_SABOTAGE = """
+import json, os
+report = {}
+def attempt(name, action):
+    try:
+        action()
+        report[name] = "done"
+    except OSError as exc:
+        report[name] = "refused"
+attempt("create", lambda: open("/dev/rf-junk", "wb").write(b"x" * (1 << 20)))
+attempt("replace_stdin", lambda: (os.remove("/dev/stdin"), os.symlink("/dev/null", "/dev/stdin")))
+attempt("remove_null", lambda: os.remove("/dev/null"))
+attempt("chmod_dev", lambda: os.chmod("/dev", 0))
+attempt("mkdir", lambda: os.mkdir("/dev/rf-dir"))
+with open("/dev/null", "w") as null:
+    null.write("device nodes stay usable")
+report["zero"] = len(open("/dev/zero", "rb").read(16))
+report["shm_writable"] = open("/dev/shm/x", "w").write("ok")
+print(json.dumps(report))
+"""
+
+
+def hz_dev_read_only(b: SandboxBackend, h: Host) -> Outcome:
+    return {"run": b.run(py(DEV_SABOTAGE))}
+
+
+KERNEL_KNOBS = """
+import json
+report = {}
+for knob, value in (("net/ipv4/ip_local_port_range", "40000 40001"), ("net/unix/max_dgram_qlen", "1"),
+                    ("net/core/somaxconn", "1"), ("user/max_user_namespaces", "100"), ("kernel/hostname", "x")):
+    try:
+        with open("/proc/sys/" + knob, "w") as handle:
+            handle.write(value)
+        report[knob] = "written"
+    except OSError as exc:
+        report[knob] = "refused"
+print(json.dumps(report))
+"""
+
+
+def hz_kernel_knobs(b: SandboxBackend, h: Host) -> Outcome:
+    """Sysctls of the job's (or its worker's) namespaces: a later job of the worker would inherit them."""
+    return {"run": b.run(py(KERNEL_KNOBS))}
+
+
 HAZARDS: dict[str, Callable[[SandboxBackend, Host], Outcome]] = {
     name.removeprefix("hz_"): fn for name, fn in globals().items() if name.startswith("hz_")
 }
@@ -581,3 +673,28 @@ def test_parallel_sandboxes_do_not_fail_spuriously(outcomes: dict[str, Any]) -> 
 def test_no_process_outlives_the_hazards(outcomes: dict[str, Any]) -> None:
     assert len(outcomes) == len(HAZARDS)
     assert wait_until_gone(TOKEN) == [], "processes of a hazard job are still running on the host"
+
+
+def test_seccomp_refuses_what_dockers_default_profile_refuses(outcomes: dict[str, Any]) -> None:
+    report = report_of(get(outcomes, "seccomp")["run"])
+    machine = os.uname().machine
+    if machine not in SYSCALLS:
+        pytest.skip(f"NO SYSCALL NUMBERS FOR {machine}: only the portable checks ran")
+    expected = {name: "EPERM" for name in SYSCALLS[machine]}
+    expected["clone3"] = "ENOSYS"  # so that libc falls back to clone, whose flags the filter reads
+    assert {name: report[name] for name in expected} == expected
+    assert report["socket_vsock"] == "EPERM" and report["personality_weird"] == "refused"
+    assert (report["fork"], report["exec"], report["socketpair"]) == (7, 0, "x")
+
+
+def test_dev_is_read_only_but_its_devices_work(outcomes: dict[str, Any]) -> None:
+    report = report_of(get(outcomes, "dev_read_only")["run"])
+    for sabotage in ("create", "replace_stdin", "remove_null", "chmod_dev", "mkdir"):
+        assert report[sabotage] == "refused", (sabotage, report)
+    assert report["zero"] == 16 and report["shm_writable"] == 2
+
+
+def test_kernel_knobs_cannot_be_changed(outcomes: dict[str, Any]) -> None:
+    report = report_of(get(outcomes, "kernel_knobs")["run"])
+    assert set(report.values()) == {"refused"}, report
+

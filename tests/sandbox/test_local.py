@@ -3,6 +3,7 @@ who it runs as, how limits are applied, and how backends are chosen."""
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import os
@@ -27,7 +28,10 @@ from rewardforge.sandbox import (
     SandboxError,
     get_backend,
 )
-from rewardforge.sandbox.cgroups import pids_parent
+from rewardforge.sandbox import local as local_module
+from rewardforge.sandbox.cgroups import SlotCgroup, controller_parents
+from rewardforge.sandbox.local import SLOT_OVERHEAD_MB, SandboxWeakeningWarning
+from rewardforge.sandbox.seccomp import SeccompUnsupported
 from rewardforge.sandbox.slots import DEFAULT_BASE_UID, SlotPool
 from rewardforge.sandbox.warm import WARM_OVERHEAD_PIDS
 
@@ -96,7 +100,7 @@ def test_job_environment_is_exactly_the_requested_one_plus_defaults(inspected: d
     env = dict(inspected["env"])
     assert env.pop("ONLY_THIS") == "1"
     env.pop("PWD", None)  # set by bwrap --chdir
-    assert env == sandbox.local.DEFAULT_ENV
+    assert env == sandbox.jobs.DEFAULT_ENV
 
 
 def test_job_sees_only_usr_its_workdir_and_sized_tmpfs(inspected: dict) -> None:
@@ -179,22 +183,33 @@ def test_cpu_limit_is_a_timeout_before_the_wall_clock(local_backend: LocalBacken
     assert result.wall_s < 10
 
 
-def test_pids_cgroup_is_applied_where_writable(local_backend: LocalBackend) -> None:
-    groups = pids_parent()
-    if groups is None:
-        pytest.skip("NO WRITABLE PIDS CGROUP ON THIS MACHINE: only RLIMIT_NPROC bounds processes here")
+def _limit_files(controller: str, directory: Path) -> str:
+    """The value of a slot's limit for `controller`, read from v1 or v2 files."""
+    v2 = (directory / "cgroup.controllers").exists()
+    name = {"pids": "pids.max", "memory": "memory.max" if v2 else "memory.limit_in_bytes",
+            "cpu": "cpu.max" if v2 else "cpu.cfs_quota_us"}[controller]
+    return (directory / name).read_text().split()[0]
+
+
+def test_slot_cgroups_bound_processes_memory_and_cpu_where_writable(local_backend: LocalBackend) -> None:
+    parents = controller_parents()
+    if not parents:
+        pytest.skip("NO WRITABLE CGROUP ON THIS MACHINE: only rlimits bound jobs here")
     marker = f"{time.time_ns() % 10**6 + 1}.5"
-    worker = threading.Thread(target=local_backend.run,
-                              args=(ExecRequest(argv=["sleep", marker], limits=Limits(wall_s=1.5, pids=9)),))
+    limits = Limits(wall_s=1.5, pids=9, memory_mb=200)
+    worker = threading.Thread(target=local_backend.run, args=(ExecRequest(argv=["sleep", marker], limits=limits),))
     worker.start()
     try:
         deadline = time.monotonic() + 5
         while not (pids := _pids_with(f"sleep\0{marker}")) and time.monotonic() < deadline:
             time.sleep(0.01)
         assert pids, "the sandboxed sleep never started"
-        holding = [g for g in groups.glob("slot-*") if str(pids[0]) in (g / "cgroup.procs").read_text().split()]
-        assert len(holding) == 1, "the job is not in exactly one slot cgroup"
-        assert (holding[0] / "pids.max").read_text().strip() == str(9 + local_backend.overhead_pids)
+        expected = {"pids": str(9 + local_backend.overhead_pids), "memory": str((200 + SLOT_OVERHEAD_MB) << 20),
+                    "cpu": str(int(local_backend.cpus * 100_000))}
+        for controller, parent in parents.items():
+            holding = [g for g in parent.glob("slot-*") if str(pids[0]) in (g / "cgroup.procs").read_text().split()]
+            assert len(holding) == 1, f"the job is not in exactly one slot {controller} cgroup"
+            assert _limit_files(controller, holding[0]) == expected[controller], controller
     finally:
         worker.join()
 
@@ -261,7 +276,7 @@ def test_warm_job_leaves_nothing_behind_in_its_slot(local_backend: LocalBackend)
     daemon = "import os\nif os.fork() == 0:\n    os.setsid()\n    import time\n    time.sleep(100)\nprint('spawned')"
     results = local_backend.run_many([ExecRequest(argv=["python3", "-c", daemon], limits=FAST)] * 4)
     assert all(r.stdout == b"spawned\n" for r in results), results
-    if pids_parent() is None:
+    if "pids" not in controller_parents():
         pytest.skip("NO WRITABLE PIDS CGROUP ON THIS MACHINE: cannot list a slot's processes")
     workers = list(local_backend._warm._idle)  # type: ignore[union-attr]  # all idle once run_many returns
     assert workers
@@ -477,5 +492,73 @@ def test_preloaded_module_is_in_every_job_and_no_job_can_change_it_for_the_next(
         assert (first.status, first.stdout_text) == ("ok", "41\n")
         assert second.stdout_text == "41\n"  # the first job's change died with its fork
         assert LocalBackend(warm=False).preload_python("x", "") is False  # cold runs ship files instead
+    finally:
+        backend.close()
+
+
+@pytest.mark.parametrize(("missing", "says"), [
+    ("memory", "NO WRITABLE MEMORY CGROUP.*memory_mb bounds each process"),
+    ("cpu", "NO WRITABLE CPU CGROUP.*not CPU-capped"),
+    ("pids", "NO WRITABLE PIDS CGROUP"),
+])
+def test_a_missing_cgroup_controller_is_said_loudly_at_start(monkeypatch: pytest.MonkeyPatch, missing: str,
+                                                             says: str) -> None:
+    monkeypatch.setattr(local_module, "missing_controllers", lambda: [missing])
+    monkeypatch.setattr(local_module, "_warned", set())
+    with pytest.warns(SandboxWeakeningWarning, match=says):
+        backend = LocalBackend(warm=False)
+    assert f"{missing} cgroup" in backend.describe()["missing"]  # type: ignore[operator]
+
+
+def test_without_a_seccomp_table_the_backend_warns_and_still_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unsupported() -> bytes:
+        raise SeccompUnsupported("no seccomp syscall table for 'riscv64'")
+
+    monkeypatch.setattr(local_module, "bpf_filter", unsupported)
+    monkeypatch.setattr(local_module, "_warned", set())
+    with pytest.warns(SandboxWeakeningWarning, match="NO SECCOMP FILTER"):
+        backend = LocalBackend(slots=1)
+    try:
+        assert backend.describe()["seccomp"] is None
+        assert backend.run(ExecRequest(argv=["python3", "-c", "print(1)"], limits=FAST)).stdout == b"1\n"
+    finally:
+        backend.close()
+
+
+def test_describe_reports_the_isolation_in_force(local_backend: LocalBackend) -> None:
+    info = local_backend.describe()
+    assert info["seccomp"] == "docker-default" and info["cpus_per_job"] == 1.0
+    assert set(info["cgroups"]) | {m.split()[0] for m in info["missing"] if m.endswith("cgroup")} == {  # type: ignore[arg-type, union-attr]
+        "pids", "memory", "cpu"}
+
+
+def test_a_slot_refusing_the_memory_limit_gets_a_fresh_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cgroup v1 refuses a memory limit below what the slot still holds: the job then runs on a fresh worker
+    rather than under the previous job's limit, and twice refused is a sandbox error, never an unlimited job."""
+    if "memory" not in controller_parents():
+        pytest.skip("NO WRITABLE MEMORY CGROUP ON THIS MACHINE")
+    backend = LocalBackend(slots=1)
+    try:
+        first = backend.run(ExecRequest(argv=["python3", "-c", "import os; print(os.getpid())"], limits=FAST))
+        refusals = iter([True])
+        original = SlotCgroup.set_memory
+
+        def refuse_once(self: SlotCgroup, limit: int) -> None:
+            if next(refusals, False):
+                raise OSError(errno.EBUSY, "Device or resource busy")
+            original(self, limit)
+
+        monkeypatch.setattr(SlotCgroup, "set_memory", refuse_once)
+        workers_before = backend._warm._idle[:]  # type: ignore[union-attr]
+        second = backend.run(ExecRequest(argv=["python3", "-c", "print('ran')"], limits=FAST))
+        assert first.status == second.status == "ok" and second.stdout == b"ran\n"
+        assert backend._warm._idle and backend._warm._idle[0] not in workers_before  # type: ignore[union-attr]
+
+        def refuse(self: SlotCgroup, limit: int) -> None:
+            raise OSError(errno.EBUSY, "Device or resource busy")
+
+        monkeypatch.setattr(SlotCgroup, "set_memory", refuse)
+        third = backend.run(ExecRequest(argv=["python3", "-c", "print('ran')"], limits=FAST))
+        assert third.status == "sandbox_error" and "Device or resource busy" in (third.reason or ""), third
     finally:
         backend.close()

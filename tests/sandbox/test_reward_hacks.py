@@ -8,13 +8,14 @@ and once on the Docker backend.
 from __future__ import annotations
 
 import textwrap
+import tracemalloc
 
 import pytest
 
 from rewardforge.sandbox import SandboxBackend
 from rewardforge.verifiers.code.cases import TestCase, parse_tests
 from rewardforge.verifiers.code.languages import PYTHON
-from rewardforge.verifiers.code.verify import CodeVerdict, JudgeOptions, verify
+from rewardforge.verifiers.code.verify import CodeVerdict, JudgeOptions, verify, verify_many
 
 CALLS = parse_tests([{"fn": "add", "args": [1, 2], "expected": 3}, {"fn": "add", "args": [20, 22], "expected": 42}])
 CHECK = parse_tests({
@@ -256,3 +257,128 @@ def test_killing_the_harness_earns_nothing_beyond_earlier_passes(backend: Sandbo
     if backend.name == "local":
         assert verdict.passed == 1
     assert verdict.passed == int(verdict.tests[0].passed) <= 1
+
+
+# -- a solution's names never replace the checker's builtins (F1) -------------------------------------
+
+MAD_TEST = {"test": "def check(candidate):\n    assert abs(candidate([1.0, 2.0, 3.0]) - 2.0/3.0) < 1e-6\n",
+            "entry_point": "mean_absolute_deviation"}
+FIND_ZERO_TEST = {  # HumanEval/32's shape: the check loops with range() and calls the prompt's helper poly()
+    "test": "import math\n\ndef check(candidate):\n    import random\n    rng = random.Random(42)\n"
+            "    for _ in range(100):\n        coeffs = [rng.randint(1, 10), rng.randint(1, 10)]\n"
+            "        solution = candidate(list(coeffs))\n        assert math.fabs(poly(coeffs, solution)) < 1e-4\n",
+    "entry_point": "find_zero",
+}
+POLY = "def poly(xs, x):\n    return sum(coeff * x ** i for i, coeff in enumerate(xs))\n"
+OWN_HELPER_TEST = {"test": "def _expected(x):\n    return x * 2\n\ndef check(candidate):\n"
+                           "    for x in range(5):\n        assert candidate(x) == _expected(x)\n",
+                   "entry_point": "double"}
+
+
+@pytest.mark.parametrize(("code", "reference"), [
+    # The report: the entry point returns 0 and abs() is replaced.
+    ("def mean_absolute_deviation(numbers):\n    return 0.0\n\ndef abs(x):\n    return 0\n", MAD_TEST),
+    # range() returning nothing skips the check's loop (find_zero, decode_cyclic, ...).
+    (POLY + "def find_zero(xs):\n    return 0\n\ndef range(*args):\n    return []\n", FIND_ZERO_TEST),
+    # MBPP lines: `assert set(f(...)) == set(...)` with set() replaced.
+    ("def common(a, b):\n    return []\n\ndef set(*args):\n    return 1\n",
+     ["assert set(common([1, 2, 3], [2, 3, 4])) == set([2, 3])"]),
+    ("def pairs(xs):\n    return 0\n\ndef sorted(*a, **k):\n    return 0\n\ndef len(x):\n    return 3\n",
+     ["assert len(pairs([1, 2, 3])) == 3", "assert sorted(pairs([3, 1])) == sorted([(3, 1)])"]),
+    ("def flags(xs):\n    return None\n\ndef all(x):\n    return True\n\ndef isinstance(*a):\n    return True\n",
+     ["assert all(isinstance(v, bool) for v in flags([1, 0]))", "assert all(flags([1, 1]))"]),
+    # A helper the test defines itself is the test's, whatever the solution defines under its name.
+    ("def double(x):\n    return 0\n\ndef _expected(x):\n    return 0\n", OWN_HELPER_TEST),
+], ids=["abs_reported", "range_skips_loop", "set_mbpp", "sorted_len", "all_isinstance", "tests_own_helper"])
+def test_a_solution_redefining_builtins_or_test_helpers_scores_zero(
+        backend: SandboxBackend, code: str, reference: object) -> None:
+    _assert_zero(_run(backend, code, parse_tests(reference)))
+
+
+def test_helpers_a_check_needs_still_come_from_the_solution(backend: SandboxBackend) -> None:
+    honest = POLY + "def find_zero(xs):\n    return -xs[0] / xs[1]\n"
+    verdict = _run(backend, honest, parse_tests(FIND_ZERO_TEST))
+    assert verdict.passed == verdict.total == 1, verdict.tests
+    own = _run(backend, "def double(x):\n    return 2 * x\n\ndef _expected(x):\n    return 0\n",
+               parse_tests(OWN_HELPER_TEST))
+    assert own.passed == 1, own.tests
+
+
+# -- complex values, set members and dict keys are compared exactly (F2, F8) ---------------------------
+
+
+@pytest.mark.parametrize(("code", "tests"), [
+    # The report: any complex equalled any expected complex.
+    ("def cmul(x, y):\n    return 0j\n",
+     [{"fn": "cmul", "args_literal": "(1+2j, 3-1j)", "expected_literal": "(5+5j)"}]),
+    ("def roots(a):\n    return [0j, 0j]\n", [{"fn": "roots", "args": [1], "expected_literal": "[1j, -1j]"}]),
+    ("def table():\n    return {'z': 0j}\n", [{"fn": "table", "args": [], "expected_literal": "{'z': (1+1j)}"}]),
+    ("def rot(z):\n    return 0j\n", ["assert rot(1j) == -1+0j"]),
+    # strict_types reaches set members and dict keys: True is not 1 there either.
+    ("def members():\n    return {True, 2}\n", [{"fn": "members", "args": [], "expected_literal": "{1, 2}"}]),
+    ("def keyed():\n    return {True: 'a'}\n", [{"fn": "keyed", "args": [], "expected_literal": "{1: 'a'}"}]),
+    ("def nested():\n    return {(1, True)}\n", [{"fn": "nested", "args": [], "expected_literal": "{(1, 1)}"}]),
+], ids=["cmul_reported", "complex_in_list", "complex_in_dict", "complex_assert", "set_member_bool",
+        "dict_key_bool", "tuple_member_bool"])
+def test_wrong_complex_values_and_bools_for_ints_in_sets_score_zero(
+        backend: SandboxBackend, code: str, tests: list[object]) -> None:
+    _assert_zero(_run(backend, code, parse_tests(tests)))
+
+
+def test_right_complex_values_and_sets_still_pass(backend: SandboxBackend) -> None:
+    code = "def cmul(x, y):\n    return x * y\n\ndef members():\n    return {1, 2}\n"
+    tests = parse_tests([{"fn": "cmul", "args_literal": "(1+2j, 3-1j)", "expected_literal": "(5+5j)"},
+                         {"fn": "members", "args": [], "expected_literal": "{2, 1}"}])
+    assert _run(backend, code, tests).passed == 2
+
+
+# -- what a job leaves behind never turns its verdict into a sandbox error (F4) ------------------------
+
+DEEP = """
+import os
+def fail_after_leaving_a_tree(top, depth, name, mode=None):
+    os.makedirs(top, exist_ok=True)
+    here = os.open(top, os.O_RDONLY)
+    for _ in range(depth):
+        if not os.path.lexists(f"/proc/self/fd/{here}/{name}"):
+            os.mkdir(name, dir_fd=here)
+        child = os.open(name, os.O_RDONLY, dir_fd=here)
+        if mode is not None:  # the directory we leave becomes unlistable
+            os.fchmod(here, mode)
+        os.close(here)
+        here = child
+    os.close(here)
+"""
+
+
+@pytest.mark.parametrize("call", [
+    "fail_after_leaving_a_tree('/tmp/deep', 1500, 'a')",  # the report: RecursionError in the agent's wipe
+    "fail_after_leaving_a_tree('/tmp/long', 40, 'n' * 250)",  # paths far past PATH_MAX
+    "fail_after_leaving_a_tree('/dev/shm/locked', 300, 'x', 0o100)",  # unreadable directories
+    "[fail_after_leaving_a_tree(f'/tmp/wide/{i}', 3, 'w') for i in range(2000)]",  # a wide tree
+], ids=["deep_reported", "past_path_max", "unreadable", "wide"])
+def test_a_failing_program_that_litters_gets_its_zero_not_an_error(backend: SandboxBackend, call: str) -> None:
+    code = DEEP + f"\ndef add(a, b):\n    {call}\n    return -1\n"
+    verdict = verify(code, CALLS, backend, PYTHON, JudgeOptions(timeout_s=20.0))
+    assert verdict.status == "ok", verdict.reason  # the program's verdict, never a sandbox error
+    assert verdict.tests[0].verdict == "wrong_answer" and verdict.passed == 0, verdict.tests
+    after = verify("def add(a, b):\n    return a + b\n", CALLS, backend, PYTHON, QUICK)
+    assert (after.status, after.passed) == ("ok", 2), after.reason
+
+
+# -- results are judged as they arrive (F6) -----------------------------------------------------------
+
+
+def test_the_parent_holds_only_the_running_jobs_output(backend: SandboxBackend) -> None:
+    """24 programs print 0.9 MB per test over 3 tests (3.6 MB of frames each, 86 MB in all) and fail; with
+    2 jobs at a time the parent must never hold much more than those two jobs' output."""
+    tests = parse_tests({"inputs": ["1 2\n"] * 3, "outputs": ["3\n"] * 3})
+    loud = "import sys\nsys.stdout.write('x' * (900 << 10))\n"
+    tracemalloc.start()
+    try:
+        verdicts = verify_many([(loud + f"# {i}\n", tests) for i in range(24)], backend, PYTHON, QUICK, max_workers=2)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [v.passed for v in verdicts] == [0] * 24 and all(v.status == "ok" for v in verdicts)
+    assert peak < 45 << 20, f"the parent held {peak >> 20} MB at once"

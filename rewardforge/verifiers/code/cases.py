@@ -20,6 +20,7 @@ import ast
 import builtins
 import dataclasses
 import json
+import symtable
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -54,11 +55,47 @@ class CallCase:
 
 @dataclass(frozen=True)
 class CheckCase:
-    """Opaque test code, run by the checker process with proxies to the candidate's functions."""
+    """Opaque test code, run by the checker process with proxies to the candidate's functions.
+
+    `needs`: the global names the test code reads without defining them and that are not builtins (a
+    helper such as HumanEval's `poly`). Only these are looked up in the solution: the checker always sees
+    the real builtins, so a solution defining `abs`, `range` or `set` cannot change what a test computes,
+    and names the test defines itself are never replaced."""
 
     code: str
     entry_point: str | None = None
     label: str | None = None
+    needs: tuple[str, ...] = ()
+
+
+def check_case(code: str, *, entry_point: str | None = None, label: str | None = None) -> CheckCase:
+    """A CheckCase for `code` (which must parse), with the names it needs from the solution."""
+    return CheckCase(code=code, entry_point=entry_point, label=label, needs=needed_names(code))
+
+
+def needed_names(code: str) -> tuple[str, ...]:
+    """Global names `code` reads in any scope but never binds at module level (by assignment, import, def,
+    class or a `global` statement), builtins excluded."""
+    top = symtable.symtable(code, "<tests>", "exec")
+    defined: set[str] = set()
+    used: set[str] = set()
+    tables = [top]
+    while tables:
+        table = tables.pop()
+        for symbol in table.get_symbols():
+            name = symbol.get_name()
+            if table is top:
+                if symbol.is_assigned() or symbol.is_imported() or symbol.is_namespace():
+                    defined.add(name)
+                elif symbol.is_referenced():
+                    used.add(name)
+            elif symbol.is_global():
+                if symbol.is_declared_global() and symbol.is_assigned():
+                    defined.add(name)
+                elif symbol.is_referenced():
+                    used.add(name)
+        tables.extend(table.get_children())
+    return tuple(sorted(used - defined - _BUILTIN_NAMES))
 
 
 TestCase = StdioCase | CallCase | CheckCase
@@ -234,7 +271,7 @@ def asserts_to_cases(code: str, *, entry_point: str | None = None, setup: str = 
         cases = [_simple_assert(stmt, {param: entry_point}) for stmt in check.body if not _is_noise(stmt)]
         if cases and all(case is not None for case in cases):
             return [dataclasses.replace(case, group=0) for case in cases if case is not None]
-    return [CheckCase(code=f"{setup}\n{code}" if setup else code, entry_point=entry_point, label="check")]
+    return [check_case(f"{setup}\n{code}" if setup else code, entry_point=entry_point, label="check")]
 
 
 def _assert_lines(lines: list[str], setup: str) -> list[TestCase]:
@@ -250,7 +287,7 @@ def _assert_lines(lines: list[str], setup: str) -> list[TestCase]:
         if case is not None:
             cases.append(case)
         else:
-            cases.append(CheckCase(code=f"{setup}\n{line}" if setup.strip() else line, label=line.strip()[:200]))
+            cases.append(check_case(f"{setup}\n{line}" if setup.strip() else line, label=line.strip()[:200]))
     if not cases:
         raise TestSpecError("the test code holds no assertions")
     return cases

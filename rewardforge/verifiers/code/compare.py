@@ -13,7 +13,8 @@ class CompareOptions:
     """How strictly a returned value must match.
 
     - `strict_types` (default): `True` is not `1`, an int is not a float (a float expected accepts an
-      int), `str` is not `bytes`. Off: Python's own `==` (what an `assert f(x) == y` line means).
+      int), `str` is not `bytes`, at any depth: in sequences, dict values, dict keys and set members
+      too. Off: Python's own `==` (what an `assert f(x) == y` line means).
     - `tuple_list_equal`: a tuple and a list with equal items match (JSON references cannot hold tuples).
     - `float_tol`: floats match within this absolute-or-relative tolerance; None means exact.
     """
@@ -64,15 +65,58 @@ def values_equal(actual: Any, expected: Any, options: CompareOptions = CompareOp
             values_equal(a, e, options) for a, e in zip(actual, expected, strict=True)
         )
     if kind_a is dict and kind_e is dict:
-        if actual.keys() != expected.keys():
-            return False
-        return all(values_equal(actual[key], expected[key], options) for key in expected)
+        return _dicts_equal(actual, expected, options)
     if kind_a is complex or kind_e is complex:
-        return kind_a is kind_e or ((not options.strict_types and kind_a in (int, float, complex)) and (
-            bool(actual == expected)))
+        return _complex_equal(actual, expected, options)
     if options.strict_types and kind_a is not kind_e:
         return False
+    if options.strict_types and kind_a in _SETS:
+        return len(actual) == len(expected) and {_typed_key(m) for m in actual} == {_typed_key(m) for m in expected}
     return bool(actual == expected)
+
+
+_SETS = (set, frozenset)
+_NAN_KEY = ("float", "nan")
+
+
+def _typed_key(value: Any) -> Any:
+    """A hashable stand-in for a set member or dict key that tells types apart (`True` from `1`, `1` from
+    `1.0`, a tuple from a frozenset) where Python's own hashing and equality do not."""
+    kind = type(value)
+    if kind in _SEQUENCES:
+        return (kind.__name__, tuple(_typed_key(item) for item in value))
+    if kind in _SETS:
+        return (kind.__name__, frozenset(_typed_key(item) for item in value))
+    if kind is float and math.isnan(value):
+        return _NAN_KEY
+    if kind is complex:
+        return (kind.__name__, _typed_key(value.real), _typed_key(value.imag))
+    return (kind.__name__, value)
+
+
+def _dicts_equal(actual: dict[Any, Any], expected: dict[Any, Any], options: CompareOptions) -> bool:
+    if len(actual) != len(expected):
+        return False
+    if not options.strict_types:
+        return actual.keys() == expected.keys() and all(
+            values_equal(actual[key], expected[key], options) for key in expected)
+    by_key = {_typed_key(key): value for key, value in actual.items()}
+    for key, value in expected.items():
+        typed = _typed_key(key)
+        if typed not in by_key or not values_equal(by_key[typed], value, options):
+            return False
+    return True
+
+
+def _complex_equal(actual: Any, expected: Any, options: CompareOptions) -> bool:
+    """Both parts compared like floats (NaN matches NaN, `float_tol` applies to each part). With
+    strict types a complex matches only a complex; otherwise also an int or float of equal value."""
+    if options.strict_types and type(actual) is not type(expected):
+        return False
+    if not all(type(v) in (int, float, complex) for v in (actual, expected)):
+        return False
+    a, e = complex(actual), complex(expected)
+    return (_floats_equal(a.real, e.real, options.float_tol) and _floats_equal(a.imag, e.imag, options.float_tol))
 
 
 def describe(value: Any, limit: int = 160) -> str:

@@ -652,7 +652,8 @@ class _Driver:
                 _place_fds([os.open(os.devnull, os.O_RDWR), os.open(os.devnull, os.O_RDWR), os.dup(2),
                             ok_w, req_w, rep_r])
                 _apply_limits(limits)
-                _write_all(3, _run_check_code(self.checks[index], test.get("entry_point")).encode("utf-8"))
+                code, needs = self.checks[index]
+                _write_all(3, _run_check_code(code, needs, test.get("entry_point")).encode("utf-8"))
             finally:
                 os._exit(0)
         for fd in (req_w, rep_r, ok_w):
@@ -771,14 +772,19 @@ def _outcome(status: object, timed_out: bool, overflow: bool, wall: float, out: 
             "out": _b64(out), "err": bytes(err[-2000:]).decode("utf-8", "replace"), "res": _b64(res)}
 
 
-def _run_check_code(code: str, entry_point: object) -> str:
-    """Run opaque test code against proxies; 'P' when it completes, 'F<reason>' when it does not."""
+def _run_check_code(code: str, needs: object, entry_point: object) -> str:
+    """Run opaque test code against proxies; 'P' when it completes, 'F<reason>' when it does not.
+
+    The test code sees the real builtins (this process never ran solution code) and, from the solution,
+    only the functions it `needs` (global names it reads without defining them, builtins excluded: see
+    `cases.needed_names`). A solution's `abs` or `range` therefore never replaces the builtin in a check."""
     names = _decode_reply(_recv_msg(5, _RESULT_CAP))
     if type(names) is not list:
         return "Fthe candidate did not list its functions"
     namespace: dict = {"__name__": "__rf_check__", "__builtins__": __builtins__}
+    wanted = set(needs) if isinstance(needs, list | tuple) else set()
     for name in names:
-        if type(name) is str:
+        if type(name) is str and name in wanted:
             namespace[name] = _proxy(name)
     try:
         exec(compile(code, "<tests>", "exec"), namespace)

@@ -17,6 +17,7 @@ import marshal
 import secrets
 import signal
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -146,6 +147,15 @@ def _driver_files() -> dict[str, str | bytes]:
     return {DRIVER_FILE: source, DRIVER_FILE + "c": compiled}
 
 
+def check_runnable(tests: Sequence[TestCase], language: LanguageSpec) -> None:
+    """Raises ValueError when `tests` cannot be run in `language` (none at all, or calls in a language that
+    only reads stdin)."""
+    if not tests:
+        raise ValueError("no tests to run")
+    if not language.supports_calls and any(not isinstance(t, StdioCase) for t in tests):
+        raise ValueError(f"{language.name} supports stdin/stdout tests only")
+
+
 def _kind(test: TestCase) -> Literal["stdio", "call", "check"]:
     return "stdio" if isinstance(test, StdioCase) else "call" if isinstance(test, CallCase) else "check"
 
@@ -154,15 +164,12 @@ def prepare(code: str, tests: Sequence[TestCase], language: LanguageSpec, option
             *, driver_preloaded: bool = False) -> PreparedJob:
     """The sandbox job for `code` against `tests`. Raises ValueError for tests the language cannot run.
     `driver_preloaded`: the backend's interpreters already hold the driver, so the job does not carry it."""
-    if not tests:
-        raise ValueError("no tests to run")
-    if not language.supports_calls and any(not isinstance(t, StdioCase) for t in tests):
-        raise ValueError(f"{language.name} supports stdin/stdout tests only")
+    check_runnable(tests, language)
     nonce = secrets.token_hex(16)
     memory = options.memory_mb << 20
     files: dict[str, str | bytes] = {**({} if driver_preloaded else _driver_files()), language.source_file: code}
     job_tests: list[dict[str, Any]] = []
-    checks: dict[int, str] = {}
+    checks: dict[int, tuple[str, list[str]]] = {}
     for index, test in enumerate(tests):
         entry: dict[str, Any] = {"kind": _kind(test), "timeout_s": options.timeout_s, "cpu_s": options.timeout_s,
                                  "memory_bytes": memory}
@@ -173,7 +180,7 @@ def prepare(code: str, tests: Sequence[TestCase], language: LanguageSpec, option
             entry.update(fn=test.fn, args=test.args, kwargs=test.kwargs, group=test.group)
         else:
             entry["entry_point"] = test.entry_point
-            checks[index] = test.code
+            checks[index] = (test.code, list(test.needs))
         job_tests.append(entry)
     job = {
         "mode": language.mode,
@@ -377,17 +384,28 @@ def verify(code: str, tests: Sequence[TestCase], backend: SandboxBackend, langua
 
 def verify_many(items: Sequence[tuple[str, Sequence[TestCase]]], backend: SandboxBackend, language: LanguageSpec,
                 options: JudgeOptions = JudgeOptions(), max_workers: int | None = None) -> list[CodeVerdict]:
-    """Judge many programs, their sandbox jobs run concurrently by the backend."""
+    """Judge many programs, up to `max_workers` (default: the backend's `concurrency`) at once.
+
+    Each job is prepared when it starts and judged the moment its result comes back; only the verdict is
+    kept. So the parent holds the output of the jobs running now, never of the whole batch (a 20-test
+    program can print tens of MB: 256 of them held until the end would be gigabytes). Raises ValueError,
+    before anything runs, for tests that cannot run in `language`."""
+    for _, tests in items:
+        check_runnable(tests, language)
     source, module = _driver_source()
     preloaded = backend.preload_python(module, source)
-    jobs = [prepare(code, tests, language, options, driver_preloaded=preloaded) for code, tests in items]
-    if max_workers is None:
-        results = backend.run_many([job.request for job in jobs])
-    else:
-        results = backend.run_many([job.request for job in jobs], max_workers=max_workers)
-    return [judge(job, result) for job, result in zip(jobs, results, strict=True)]
+
+    def run_one(item: tuple[str, Sequence[TestCase]]) -> CodeVerdict:
+        job = prepare(item[0], item[1], language, options, driver_preloaded=preloaded)
+        return judge(job, backend.run(job.request))
+
+    workers = max(1, min(max_workers or backend.concurrency, len(items)))
+    if workers == 1:
+        return [run_one(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(run_one, items))
 
 
 # The "CheckCase" import is part of this module's public surface for callers building tests by hand.
-__all__ = ["CallCase", "CheckCase", "CodeVerdict", "JudgeOptions", "StdioCase", "TestVerdict", "judge", "prepare",
-           "verify", "verify_many"]
+__all__ = ["CallCase", "CheckCase", "CodeVerdict", "JudgeOptions", "StdioCase", "TestVerdict", "check_runnable", "judge",
+           "prepare", "verify", "verify_many"]

@@ -141,7 +141,7 @@ def test_humaneval_check_converts_only_when_every_statement_is_simple() -> None:
 def test_mbpp_format_keeps_setup_for_opaque_lines() -> None:
     cases = parse_tests({"test_list": ["assert f(1) == 1", "assert f(X) == 2"], "test_setup_code": "X = 5"})
     assert isinstance(cases[0], CallCase)
-    assert cases[1] == CheckCase(code="X = 5\nassert f(X) == 2", label="assert f(X) == 2")
+    assert cases[1] == CheckCase(code="X = 5\nassert f(X) == 2", label="assert f(X) == 2", needs=("f",))
 
 
 @pytest.mark.parametrize("reference, message", [
