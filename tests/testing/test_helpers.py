@@ -54,7 +54,7 @@ def test_assert_reward_failure_shows_completion_params_and_verdict() -> None:
     message = str(raised.value)
     assert "math_equivalence with default params: expected 1.0, got 0.0" in message
     assert "completion: I think \\boxed{1} or \\boxed{3}" in message and "got: ok 0.0 (" in message
-    with pytest.raises(AssertionError, match=r"code_tests with params \{'language': 'python'.*expected 1.0, got 0.5"):
+    with pytest.raises(AssertionError, match=r"code_tests with params \{'language': 'python'.*expected 1.0, got 0.0"):
         assert_reward("code_tests", "def add(a, b):\n    return 5\n", ADD_TESTS[:2], 1.0)
     with pytest.raises(ValueError, match="give `expected`"):
         assert_reward("math_equivalence", "x", "3")
@@ -69,7 +69,7 @@ def test_assert_ordering_on_builtins() -> None:
                     params={"mode": "partial"})
     scores = assert_ordering("code_tests", better="def add(a, b):\n    return a + b\n",
                              worse=["def add(a, b):\n    return 5\n", "def add(a, b):\n    return 0\n"],
-                             reference=ADD_TESTS, params={"binary": False})
+                             reference=ADD_TESTS, params={"partial_credit": True})
     assert [s.value for s in scores] == pytest.approx([1.0, 1 / 3, 1 / 3])
 
 

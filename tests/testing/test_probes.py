@@ -154,12 +154,12 @@ LONGEST = {"test": "def check(candidate):\n    assert candidate([]) == None\n   
 LONGEST_CODE = "def longest(strings):\n    return max(strings, key=len) if strings else None\n"
 
 
-@pytest.mark.parametrize("binary, caught", [(False, True), (True, False)])
-def test_trivial_return_catches_partial_credit_for_return_none(binary: bool, caught: bool) -> None:
+@pytest.mark.parametrize("partial_credit, caught", [(True, True), (False, False)])
+def test_trivial_return_catches_partial_credit_for_return_none(partial_credit: bool, caught: bool) -> None:
     """HumanEval/12 in miniature: `return None` passes the one test that expects None. With partial credit
     it beats the stub that raises; all-or-nothing scoring gives it nothing."""
     target = replace(load_target("code_tests"), cases=parse_cases(
-        [{"completion": LONGEST_CODE, "reference": LONGEST, "params": {"binary": binary}, "expected": 1.0}],
+        [{"completion": LONGEST_CODE, "reference": LONGEST, "params": {"partial_credit": partial_credit}, "expected": 1.0}],
         origin="test"))
     run = run_probes(target, library=LIBRARY, only=["trivial_return"])
     found = [r for r in run.failures if r.variant == "return None"]

@@ -22,7 +22,7 @@ def test_registry_name_brings_its_cases_defaults_tags_and_range() -> None:
     target = load_target("code_tests")
     assert target.source == "builtin" and target.defaults["language"] == "python"
     assert "code" in target.tags and target.range == (0.0, 1.0) and len(target.cases.cases) >= 10
-    assert target.params_in_force({"binary": True})["binary"] is True
+    assert target.params_in_force({"partial_credit": True})["partial_credit"] is True
 
 
 def test_objects_classes_and_plain_functions_are_targets() -> None:
