@@ -54,7 +54,7 @@ class ScoreSummary:
         return sum(self.statuses.values())
 
     def table(self, title: str) -> Table:
-        table = Table(title=title, show_header=True)
+        table = Table(title=title, show_header=True, min_width=len(title) + 4)  # a title on one line
         table.add_column("metric")
         table.add_column("value", justify="right")
         table.add_row("samples", str(self.count))
