@@ -153,12 +153,14 @@ def _open_cache(path: Path | None) -> VerdictCache | None:
         return None
     if not path.parent.is_dir():
         fail(f"--cache {path}: the folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        fail(f"--cache {path}: the folder {path.parent} is not writable")
     try:
         return VerdictCache(path)
+    except sqlite3.OperationalError as exc:  # locked, read-only, no permission
+        fail(f"--cache {path}: cannot open it ({exc})")
     except sqlite3.DatabaseError as exc:
         fail(f"--cache {path}: not a verdict cache ({exc}); delete it or choose another file")
-    except sqlite3.Error as exc:
-        fail(f"--cache {path}: cannot open it ({exc})")
 
 
 @contextmanager

@@ -157,6 +157,11 @@ def test_output_folders_that_do_not_exist_or_cannot_be_written_are_one_line_erro
                             timeout=60)
     assert result.returncode == 2, result.stderr
     assert one_line(result.stderr) == f"error: cannot write {locked}/out.jsonl: the folder {locked} is not writable"
+    cache = subprocess.run([*as_nobody(), *RF, "score", "-r", "exact_match", "-i", str(shared_source),
+                            "-o", "-", "--cache", str(locked / "v.sqlite")], env=cli_env, capture_output=True,
+                           text=True, timeout=60)
+    assert cache.returncode == 2, cache.stderr
+    assert one_line(cache.stderr) == f"error: --cache {locked}/v.sqlite: the folder {locked} is not writable"
 
 
 def test_cache_paths_fail_in_one_line_without_creating_folders(tmp_path: Path) -> None:

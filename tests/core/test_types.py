@@ -3,6 +3,7 @@ from __future__ import annotations
 import math
 import pickle
 import re
+import typing
 
 import numpy as np
 import pytest
@@ -229,3 +230,10 @@ def test_every_built_in_param_is_described() -> None:
         assert model is not None, f"{name} declares no params model"
         undescribed += [f"{name}.{param}" for param, info in model.model_fields.items() if not info.description]
     assert not undescribed
+
+
+@pytest.mark.skipif(not hasattr(typing, "get_overloads"), reason="typing.get_overloads needs Python 3.11")
+def test_reward_decorator_is_typed_to_return_a_function_reward() -> None:
+    bare, configured = typing.get_overloads(reward)
+    assert typing.get_type_hints(bare)["return"] is FunctionReward
+    assert "FunctionReward" in str(typing.get_type_hints(configured)["return"])
