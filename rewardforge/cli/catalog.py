@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 
 import typer
 from pydantic import BaseModel
+from rich.markup import escape
 from rich.tree import Tree
 
 from rewardforge.cli.console import err, fail, folded_table, out
@@ -23,7 +24,7 @@ from rewardforge.core.compose import (
 )
 from rewardforge.core.errors import RewardError, did_you_mean
 from rewardforge.core.registry import RewardEntry, default_registry, params_model_of, resolve, target_of
-from rewardforge.core.types import FunctionReward, Reward
+from rewardforge.core.types import FunctionReward, Reward, without_param_docs
 
 
 def list_rewards(
@@ -51,13 +52,13 @@ def list_rewards(
             line = f"{entry.name:<{name_width}}  {_kind(entry):<{kind_width}}  {origin}{_summary(entry.description)}"
             out.print(_fit(line, out.width), highlight=False, markup=False, soft_wrap=True)
     for clash in registry.clashes:
-        err.print(f"[yellow]name clash:[/] {clash}", highlight=False)
+        err.print(f"[yellow]name clash:[/] {escape(clash)}", highlight=False)
     for failure in registry.failures:
-        err.print(f"[red]plugin failed to load:[/] {failure.source}: {failure.error}", highlight=False)
+        err.print(f"[red]plugin failed to load:[/] {escape(f'{failure.source}: {failure.error}')}", highlight=False)
     if not chosen:
         hint = did_you_mean(word, [e.name for e in entries] + all_tags) if word else ""
         err.print(f"no reward matches{f' {word!r}' if word else ''}{' with tag ' + ', '.join(tag) if tag else ''}"
-                  f"{hint}", highlight=False)
+                  f"{hint}", highlight=False, markup=False)
         raise typer.Exit(1)
 
 
@@ -110,12 +111,14 @@ def show(
     if isinstance(target, Composite):
         _show_tree(target, f"{name} ({_composite_kind(target)})")
         return
-    description = entry.description if entry else (getattr(target, "description", "") or inspect.getdoc(target) or "")
+    description = entry.description if entry else without_param_docs(
+        getattr(target, "description", "") or inspect.getdoc(target) or "")
     where = f"{entry.target}, {entry.source}" if entry else name
     tags = f"  [{', '.join(entry.tags)}]" if entry and entry.tags else ""
-    out.print(f"[bold]{entry.name if entry else name}[/]{tags}  ({where})", highlight=False)
+    title = entry.name if entry else getattr(target, "name", None) or name
+    out.print(f"[bold]{escape(title)}[/]{escape(tags)}  ({escape(where)})", highlight=False)
     if description:
-        out.print(description, highlight=False)
+        out.print(description, highlight=False, markup=False)
     _show_params(params_model_of(target), entry.params if entry else {})
     if entry and entry.golden:
         _show_golden(entry)
@@ -140,7 +143,7 @@ def _show_params(model: type[BaseModel] | None, defaults: dict[str, Any]) -> Non
     described = any(row[3] for row in rows)
     table = folded_table("params", "name", "type", "default", *(["description"] if described else []))
     for row in rows:
-        table.add_row(*(row if described else row[:3]))
+        table.add_row(*(escape(cell) for cell in (row if described else row[:3])))
     out.print(table)
 
 
@@ -149,7 +152,8 @@ def _show_golden(entry: RewardEntry) -> None:
     for case in entry.golden:
         expect = case.status if case.status != "ok" else (
             f"{case.expected}" if case.expected is not None else f"[{case.min}, {case.max}]")
-        table.add_row(repr(case.completion)[:80], repr(case.reference)[:40], str(case.params or ""), expect)
+        cells = (repr(case.completion)[:80], repr(case.reference)[:40], str(case.params or ""), expect)
+        table.add_row(*(escape(cell) for cell in cells))
     out.print(table)
 
 
@@ -172,11 +176,11 @@ def _show_stack(path: str) -> None:
     if isinstance(built, Composite):
         _show_tree(built, f"{built.name} ({_composite_kind(built)}), from {path}")
     else:
-        out.print(f"[bold]{built.name}[/] from {path}", highlight=False)
+        out.print(f"[bold]{escape(built.name)}[/] from {escape(path)}", highlight=False)
 
 
 def _show_tree(composite: Composite, title: str) -> None:
-    tree = Tree(f"[bold]{title}[/]", highlight=False)
+    tree = Tree(f"[bold]{escape(title)}[/]", highlight=False)
     _add_components(tree, composite)
     out.print(tree)
 
@@ -202,9 +206,9 @@ def _add_components(tree: Tree, composite: Composite) -> None:
         label = f"{component.name}: {role} " if role else f"{component.name}: "
         reward = component.reward
         if isinstance(reward, Composite):
-            _add_components(tree.add(f"{label}{reward.name} ({_composite_kind(reward)})"), reward)
+            _add_components(tree.add(escape(f"{label}{reward.name} ({_composite_kind(reward)})")), reward)
         else:
-            tree.add(f"{label}{reward.name}{_changed_params(reward)}")
+            tree.add(escape(f"{label}{reward.name}{_changed_params(reward)}"))
 
 
 def _weight_text(weight: Weight) -> str:

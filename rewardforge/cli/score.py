@@ -23,6 +23,7 @@ from types import FrameType
 from typing import IO, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from rewardforge.cli.console import err, fail, parse_params
 from rewardforge.cli.output import Output, check_paths
@@ -295,7 +296,7 @@ class _Run:
         err.print(self.summary.table(title))
         hint = self._skip_hint()
         if hint:
-            err.print(f"[yellow]note:[/] {hint}", highlight=False, soft_wrap=True)
+            err.print(f"[yellow]note:[/] {escape(hint)}", highlight=False, soft_wrap=True)
 
     def _skip_hint(self) -> str:
         """When most samples were skipped for want of a field, say which column might hold it."""
@@ -359,10 +360,12 @@ def _same_group(last: Record | BadLine, item: Record | BadLine) -> bool:
 def _explain_interrupt(signum: int, sink: Output) -> None:
     name = signal.Signals(signum).name
     if sink.path == "-":
-        err.print(f"interrupted by {name}; the {sink.rows:,} rows scored so far went to stdout", highlight=False)
+        err.print(f"interrupted by {name}; the {sink.rows:,} rows scored so far went to stdout", highlight=False,
+                  markup=False)
     else:
         argv = [arg for arg in sys.argv[1:] if arg not in ("--force", "--resume")]
         command = shlex.join([os.path.basename(sys.argv[0]) or "rewardforge", *argv, "--resume"])
         err.print(f"interrupted by {name}; the {sink.rows:,} rows scored so far are in {sink.path}. "
-                  f"To finish the run, resume it with --resume:\n  {command}", highlight=False, soft_wrap=True)
+                  f"To finish the run, resume it with --resume:\n  {command}", highlight=False, soft_wrap=True,
+                  markup=False)
     raise typer.Exit(128 + signum)

@@ -425,6 +425,13 @@ def param_docs(doc: str) -> dict[str, str]:
     return found
 
 
+def without_param_docs(doc: str) -> str:
+    """The docstring up to its `Args:` section, for showing next to a table of the params."""
+    lines = doc.splitlines()
+    end = next((i for i, line in enumerate(lines) if _SECTION.match(line)), len(lines))
+    return "\n".join(lines[:end]).rstrip()
+
+
 @overload
 def reward(fn: Callable[..., Any], /) -> FunctionReward: ...
 
