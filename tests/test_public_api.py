@@ -9,6 +9,7 @@ import pytest
 
 import rewardforge as rf
 from rewardforge.core.workers import WorkerCrashed, WorkerTimeout
+from rewardforge.integrations.common import ScoreStatusError
 from rewardforge.records import RecordError
 from rewardforge.rewards.counting import TokenizerError
 from rewardforge.sandbox.base import SandboxError
@@ -47,7 +48,7 @@ def test_the_package_ships_its_types() -> None:
     [(rf.RewardError, Exception), (rf.SampleError, ValueError), (rf.UsageError, ValueError),
      (RecordError, ValueError), (SandboxError, RuntimeError), (ImageBuildError, RuntimeError),
      (WorkerTimeout, TimeoutError), (WorkerCrashed, RuntimeError), (TokenizerError, ValueError),
-     (TestSpecError, ValueError), (VerdictError, ValueError)],
+     (TestSpecError, ValueError), (VerdictError, ValueError), (ScoreStatusError, RuntimeError)],
     ids=lambda value: value.__name__,
 )
 def test_one_exception_tree_that_keeps_the_old_builtin_bases(error: type[Exception], builtin: type) -> None:

@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from rewardforge.core.registry import params_model_of, target_of
+
 out = Console()
 err = Console(stderr=True)
 
@@ -48,6 +50,15 @@ class Params:
         quoted = raw.replace("\\", "\\\\").replace('"', '\\"')
         return (f" (--param {param}={raw} was read as YAML: {shown}, a {type(value).__name__}; "
                 f"to pass it as text, quote it: --param '{param}=\"{quoted}\"')")
+
+
+def reward_params(spec: str, pairs: list[str]) -> Params:
+    """`--param` pairs for the reward `spec` names, read by the types it declares (a stack file's
+    params live inside it). Raises RewardError for a name that does not resolve."""
+    if not pairs:
+        return Params()
+    model = None if spec.endswith((".yaml", ".yml")) else params_model_of(target_of(spec))
+    return parse_params(pairs, model)
 
 
 def parse_params(pairs: list[str], model: type[BaseModel] | None = None) -> Params:

@@ -31,8 +31,13 @@ def _plain(params: list[Any], ctx: Any) -> list[Any]:
         if isinstance(param, TyperArgument) and not isinstance(param, _PlainArgument):
             param.__class__ = _PlainArgument  # same state, plainer rendering
         elif isinstance(param, TyperOption) and param.metavar is None:
-            param.metavar = "" if param.is_flag else param.display_type(ctx).strip("<>").upper()
+            kind = param.display_type(ctx).strip("<>")
+            param.metavar = "" if param.is_flag else _CLICK_NAMES.get(kind, kind.upper())
     return params
+
+
+#: Click's names for the types typer shows, so an option without a metavar still reads naturally.
+_CLICK_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "path": "PATH", "list[str]": "TEXT"}
 
 
 class Command(TyperCommand):
@@ -46,7 +51,13 @@ class Group(TyperGroup):
 
 
 def plain_help(app: typer.Typer) -> None:
-    """Give every command registered so far the plain rendering (commands added by any module)."""
+    """Give every command and sub-app registered so far the plain rendering (whoever added them)."""
     for info in app.registered_commands:
         if info.cls in (None, TyperCommand):
             info.cls = Command
+    for group in app.registered_groups:
+        sub = group.typer_instance
+        if sub is not None:
+            if not isinstance(sub.info.cls, type) or sub.info.cls is TyperGroup:  # unset, or typer's own
+                sub.info.cls = Group
+            plain_help(sub)

@@ -25,14 +25,14 @@ from typing import IO, Annotated, Any
 import typer
 from rich.markup import escape
 
-from rewardforge.cli.console import err, fail, parse_params
+from rewardforge.cli.console import err, fail, reward_params
 from rewardforge.cli.output import Output, check_paths
 from rewardforge.cli.progress import progress_view
 from rewardforge.core.cache import VerdictCache
 from rewardforge.core.compose import Composite
 from rewardforge.core.engine import score as score_samples
 from rewardforge.core.errors import RewardError, did_you_mean
-from rewardforge.core.registry import params_model_of, resolve, target_of
+from rewardforge.core.registry import resolve
 from rewardforge.core.samples import SAMPLE_COLUMNS
 from rewardforge.core.types import Reward, Score
 from rewardforge.records import (
@@ -141,10 +141,8 @@ def _build_reward(spec: str, pairs: list[str]) -> Reward:
     """The reward, its params read by the types it declares; a rejected param says how it was read."""
     params = None
     try:
-        if pairs:
-            model = None if spec.endswith((".yaml", ".yml")) else params_model_of(target_of(spec))
-            params = parse_params(pairs, model)
-        return resolve(spec, params.values if params else None)
+        params = reward_params(spec, pairs)
+        return resolve(spec, params.values or None)
     except RewardError as exc:
         fail(f"{exc}{params.advice(exc.param) if params else ''}")
 

@@ -12,7 +12,8 @@ RewardforgeError                     catch this to catch anything rewardforge ra
 ├── WorkerCrashed (RuntimeError)     core/workers.py: a worker process died mid-call
 ├── TokenizerError (ValueError)      rewards/counting.py: a tokenizer cannot be loaded
 ├── TestSpecError (ValueError)       verifiers/code/cases.py: code test cases are malformed
-└── VerdictError (ValueError)        verifiers/judge/parse.py: a judge's reply holds no verdict
+├── VerdictError (ValueError)        verifiers/judge/parse.py: a judge's reply holds no verdict
+└── ScoreStatusError (RuntimeError)  integrations/common.py: a skipped or errored sample under policy "raise"
 ```
 
 Each class keeps the built-in base it had before the tree existed, so `except ValueError` and

@@ -104,8 +104,9 @@ def test_show_unknown_names_exit_2_with_a_suggestion(args: list[str], message: s
     assert message in " ".join(result.output.split())
 
 
-@pytest.mark.parametrize("command", [[], ["list"], ["show"], ["score"], ["test"], ["demo"]],
-                         ids=["top", "list", "show", "score", "test", "demo"])
+@pytest.mark.parametrize("command", [[], ["list"], ["show"], ["score"], ["test"], ["demo"], ["export"],
+                                     ["export", "openrlhf"]],
+                         ids=["top", "list", "show", "score", "test", "demo", "export", "export-openrlhf"])
 def test_help_placeholders_read_like_the_readme(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "120"})
     assert result.exit_code == 0
