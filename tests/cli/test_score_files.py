@@ -211,3 +211,16 @@ def test_a_reader_that_stops_early_ends_the_run_quietly(tmp_path: Path, cli_env:
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=60) == 141, stderr
     assert "Traceback" not in stderr
+
+
+def test_resume_matches_rows_holding_integers_beyond_64_bits(tmp_path: Path) -> None:
+    big = 2**70 + 1
+    lines = [b'{"id": %d, "completion": "%d", "reference": "%d"}\n' % (big + i, big, big) for i in range(4)]
+    (tmp_path / "head.jsonl").write_bytes(b"".join(lines[:2]))
+    (tmp_path / "in.jsonl").write_bytes(b"".join(lines))
+    target = tmp_path / "out.jsonl"
+    assert score("-i", str(tmp_path / "head.jsonl"), "-o", str(target)).exit_code == 0
+    resumed = score("-i", str(tmp_path / "in.jsonl"), "-o", str(target), "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert f'"id": {big + 3}'.replace(" ", "").encode() in target.read_bytes().replace(b" ", b"")
+    assert target.read_bytes().count(b"\n") == 4
