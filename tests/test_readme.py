@@ -52,7 +52,9 @@ def cli_commands() -> list[list[str]]:
     commands = []
     for line in joined.splitlines():
         command = line.split("#")[0].strip()
-        if command.startswith("rewardforge ") and not command.startswith(("rewardforge test", "rewardforge demo")):
+        # test, new-plugin and demo have their own tests (tests/testing, tests/cli/test_cli.py)
+        if command.startswith("rewardforge ") and not command.startswith(
+                ("rewardforge test", "rewardforge demo", "rewardforge new-plugin")):
             commands.append(shlex.split(command)[1:])
     return commands
 
@@ -63,10 +65,14 @@ def test_the_command_line_section_runs_as_written(args: list[str], tmp_path: Pat
     monkeypatch.chdir(tmp_path)
     (tmp_path / "in.jsonl").write_text('{"completion": "Paris", "answer": "paris"}\n'
                                        '{"completion": "Lyon", "answer": "Paris"}\n')
-    (tmp_path / "stack.yaml").write_text("type: weighted_sum\ncomponents:\n  - reward: exact_match\n"
-                                         "  - reward: tag_format\n    weight: 0.2\n")
+    for name in ("stack.yaml", "math_stack.yaml"):
+        (tmp_path / name).write_text("type: weighted_sum\ncomponents:\n  - reward: exact_match\n"
+                                     "  - reward: tag_format\n    weight: 0.2\n")
+    (tmp_path / "rollouts.jsonl").write_text('{"completion": "<think>a</think><answer>4</answer>", "reference": "4"}\n')
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    if args[0] == "score":
+    if args[0] == "score" and "out.jsonl" in args:
         rows = (tmp_path / "out.jsonl").read_text().splitlines()
         assert len(rows) == 2 and '"reward":0.0' in rows[0]  # case_sensitive=true: "Paris" is not "paris"
+    if "--report" in args:
+        assert (tmp_path / "report.html").read_text().lower().startswith("<!doctype html>")
