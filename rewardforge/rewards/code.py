@@ -91,7 +91,7 @@ def code_tests(
         timeout_s: wall-clock seconds per test.
         memory_mb: memory limit of the program.
         total_timeout_s: wall-clock seconds for all tests of one program.
-        binary: 1.0 only when every test passes, else 0.0.
+        partial_credit: score the fraction of tests passed instead of all or nothing.
         float_tol: tolerance for floats returned or printed.
         strict_types: True is not 1, an int is not a float.
         tuple_list_equal: a tuple may equal a list.
