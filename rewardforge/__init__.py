@@ -7,6 +7,8 @@ scores = rf.score("exact_match", [{"completion": "Paris", "reference": "Paris"}]
 ```
 """
 
+import warnings
+
 from rewardforge.core.cache import VerdictCache
 from rewardforge.core.compose import (
     Aggregate,
@@ -22,19 +24,17 @@ from rewardforge.core.compose import (
     weighted_sum,
 )
 from rewardforge.core.engine import ascore, score
+from rewardforge.core.errors import RewardError, RewardforgeError, SampleError, UsageError
 from rewardforge.core.registry import Registry, default_registry, resolve
 from rewardforge.core.types import (
     BaseReward,
     FunctionReward,
     Reward,
     RewardContext,
-    RewardError,
     Sample,
     Score,
     reward,
 )
-
-registry = default_registry
 
 __version__ = "0.1.0"
 
@@ -49,9 +49,12 @@ __all__ = [
     "Reward",
     "RewardContext",
     "RewardError",
+    "RewardforgeError",
     "Sample",
+    "SampleError",
     "Score",
     "StepSchedule",
+    "UsageError",
     "VerdictCache",
     "WeightedSum",
     "__version__",
@@ -61,9 +64,17 @@ __all__ = [
     "maximum",
     "minimum",
     "product",
-    "registry",
     "resolve",
     "reward",
     "score",
     "weighted_sum",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """`rf.registry()` was a function under a noun's name; it is `rf.default_registry()` now."""
+    if name == "registry":
+        warnings.warn("rewardforge.registry() is deprecated; use rewardforge.default_registry()",
+                      DeprecationWarning, stacklevel=2)
+        return default_registry
+    raise AttributeError(f"module 'rewardforge' has no attribute {name!r}")

@@ -1,6 +1,9 @@
 """JSONL records in and out: reading samples with column mapping, and writing scored rows.
 
-Errors name the line and the field, so a malformed file is fixed in one look.
+Errors name the line and the problem in the words of the file (`line 3: invalid JSON at column 7:
+...`, `line 4: not UTF-8 ...`), so a malformed file is fixed in one look. A UTF-8 byte-order mark
+on the first line is accepted. How a row becomes a Sample (mapping, extra columns into metadata)
+is `core/samples.py`'s rule, the same as for `rf.score`.
 """
 
 from __future__ import annotations
@@ -8,22 +11,25 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
-from pydantic import ValidationError
 
-from rewardforge.core.types import Sample, Score, first_error
+from rewardforge.core.errors import RewardforgeError, SampleError, did_you_mean
+from rewardforge.core.samples import SAMPLE_COLUMNS, sample_from_row
+from rewardforge.core.types import Sample, Score
 
-SAMPLE_COLUMNS = ("prompt", "completion", "reference", "metadata", "group_id")
 # orjson reads an integer outside the 64-bit range as a float (2**70 + 1 becomes 2**70): lines that may hold
 # one are read again by the stdlib, which keeps every integer exact.
 _LONG_INTEGER = re.compile(rb"\d{19,}")
+#: The keys `scored_row` adds to an input row.
+VERDICT_KEYS = ("reward", "status", "reason", "components", "info")
+_BOM = b"\xef\xbb\xbf"
 
 
-class RecordError(ValueError):
+class RecordError(RewardforgeError, ValueError):
     """A line of input that cannot become a Sample."""
 
 
@@ -32,52 +38,91 @@ class Record:
     line: int
     row: dict[str, Any]
     sample: Sample
+    #: Sample fields the row has no value for (to explain skips: "no `reference` column").
+    absent: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass
+class BadLine:
+    """A line that cannot become a Sample, kept in place so that output lines stay in input order."""
+
+    line: int
+    problem: str
+    text: str
 
 
 def parse_field_map(pairs: list[str]) -> dict[str, str]:
     """`["reference=answer"]` -> {"reference": "answer"}: Sample field <- input column."""
     mapping = {}
     for pair in pairs:
-        field, sep, column = pair.partition("=")
-        if not sep or not field or not column:
+        name, sep, column = pair.partition("=")
+        if not sep or not name or not column:
             raise RecordError(f"--field {pair!r}: expected FIELD=COLUMN, e.g. reference=answer")
-        if field not in SAMPLE_COLUMNS:
-            raise RecordError(f"--field {pair!r}: {field!r} is not one of {', '.join(SAMPLE_COLUMNS)}")
-        mapping[field] = column
+        if name not in SAMPLE_COLUMNS:
+            raise RecordError(f"--field {pair!r}: {name!r} is not one of {', '.join(SAMPLE_COLUMNS)}"
+                              f"{did_you_mean(name, SAMPLE_COLUMNS)}")
+        mapping[name] = column
     return mapping
 
 
-def to_sample(row: Mapping[str, Any], field_map: Mapping[str, str], *, line: int) -> Sample:
-    values = {}
-    for field in SAMPLE_COLUMNS:
-        column = field_map.get(field, field)
-        if column in row:
-            values[field] = row[column]
-    if "completion" not in values:
-        column = field_map.get("completion", "completion")
-        raise RecordError(f"line {line}: missing field {column!r}")
+def to_sample(row: Mapping[str, Any], field_map: Mapping[str, str], *, line: int) -> Record:
     try:
-        return Sample.model_validate(values)
-    except ValidationError as exc:
-        loc, message = first_error(exc)
-        where = str(loc[0]) if loc else "?"
-        raise RecordError(f"line {line}: field {field_map.get(where, where)!r}: {message}") from None
+        converted = sample_from_row(row, field_map)
+    except SampleError as exc:
+        raise RecordError(f"line {line}: {exc}") from None
+    return Record(line, dict(row), converted.sample, converted.absent)
+
+
+def iter_rows(stream: IO[bytes], field_map: Mapping[str, str]) -> Iterator[Record | BadLine]:
+    """Every non-blank line, lazily, as a Record or, when it cannot become a Sample, a BadLine."""
+    for number, raw in enumerate(stream, start=1):
+        if number == 1 and raw.startswith(_BOM):
+            raw = raw[len(_BOM):]
+        raw = raw.rstrip(b"\r\n")
+        if not raw.strip():
+            continue
+        try:
+            row = load_row(raw)
+        except orjson.JSONDecodeError as exc:
+            yield BadLine(number, f"line {number}: {_json_problem(raw, exc)}", _preview(raw))
+            continue
+        if not isinstance(row, dict):
+            yield BadLine(number, f"line {number}: expected a JSON object, got {type(row).__name__}", _preview(raw))
+            continue
+        try:
+            yield to_sample(row, field_map, line=number)
+        except RecordError as exc:
+            yield BadLine(number, str(exc), _preview(raw))
+
+
+def load_row(raw: bytes) -> Any:
+    """One JSON line, with every integer exact (beyond 64 bits too); raises orjson.JSONDecodeError."""
+    row = orjson.loads(raw)
+    return json.loads(raw) if _LONG_INTEGER.search(raw) else row
 
 
 def read_records(stream: IO[bytes], field_map: Mapping[str, str]) -> Iterator[Record]:
     """Yield records lazily, so that a bad line N fails only after lines before it were handled."""
-    for number, raw in enumerate(stream, start=1):
-        if not raw.strip():
-            continue
-        try:
-            row = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise RecordError(f"line {number}: invalid JSON: {exc}") from None
-        if _LONG_INTEGER.search(raw):
-            row = json.loads(raw)
-        if not isinstance(row, dict):
-            raise RecordError(f"line {number}: expected a JSON object, got {type(row).__name__}")
-        yield Record(number, row, to_sample(row, field_map, line=number))
+    for item in iter_rows(stream, field_map):
+        if isinstance(item, BadLine):
+            raise RecordError(item.problem)
+        yield item
+
+
+def _json_problem(raw: bytes, exc: orjson.JSONDecodeError) -> str:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        column = len(raw[: bad.start].decode("utf-8", errors="replace")) + 1
+        kind = " (it looks like UTF-16)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw else ""
+        return (f"not UTF-8{kind}: byte 0x{raw[bad.start]:02x} at column {column}; "
+                "convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8)")
+    return f"invalid JSON at column {exc.colno}: {exc.msg}"
+
+
+def _preview(raw: bytes, limit: int = 200) -> str:
+    text = raw.decode("utf-8", errors="replace")
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def scored_row(row: dict[str, Any], score: Score) -> dict[str, Any]:
@@ -92,11 +137,18 @@ def scored_row(row: dict[str, Any], score: Score) -> dict[str, Any]:
     }
 
 
-def dump_line(row: dict[str, Any]) -> bytes:
+def bad_line_row(bad: BadLine) -> dict[str, Any]:
+    """The output line for an input line that could not be read: an error naming the line."""
+    return scored_row({}, Score.error(bad.problem, info={"input_line": bad.line, "input_text": bad.text}))
+
+
+def dump_line(row: dict[str, Any], *, sort_keys: bool = False) -> bytes:
+    """One JSON line; `sort_keys` gives one spelling per content (to compare rows)."""
+    option = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | (orjson.OPT_SORT_KEYS if sort_keys else 0)
     try:
-        return orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS, default=repr) + b"\n"
+        return orjson.dumps(row, option=option, default=repr) + b"\n"
     except TypeError:  # an integer outside 64 bits: the stdlib writes it exactly
-        return json.dumps(row, default=repr, ensure_ascii=False).encode() + b"\n"
+        return json.dumps(row, default=repr, ensure_ascii=False, sort_keys=sort_keys).encode() + b"\n"
 
 
 def count_lines(path: Path) -> int:

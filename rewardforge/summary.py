@@ -54,17 +54,23 @@ class ScoreSummary:
         return sum(self.statuses.values())
 
     def table(self, title: str) -> Table:
-        table = Table(title=title, show_header=True)
+        table = Table(title=title, show_header=True, min_width=len(title) + 4)  # a title on one line
         table.add_column("metric")
         table.add_column("value", justify="right")
         table.add_row("samples", str(self.count))
         for status in ("ok", "skipped", "error"):
             table.add_row(f"status {status}", str(self.statuses.get(status, 0)))
         if self.values.count:
-            table.add_row("reward mean", f"{self.values.mean:.4f}")
-            table.add_row("reward std", f"{self.values.std:.4f}")
+            table.add_row("reward mean", _number(self.values.mean))
+            table.add_row("reward std", _number(self.values.std))
         for name, moments in sorted(self.components.items()):
-            table.add_row(f"  {name} mean", f"{moments.mean:.4f}  (n={moments.count})")
+            table.add_row(f"  {name} mean", f"{_number(moments.mean)}  (n={moments.count})")
         for reason, count in self.reasons.most_common(5):
             table.add_row(f"  not ok: {reason}", str(count))
         return table
+
+
+def _number(value: float) -> str:
+    """Four decimals, and never `-0.0000` for a mean that rounds to zero from below."""
+    text = f"{value:.4f}"
+    return "0.0000" if text == "-0.0000" else text

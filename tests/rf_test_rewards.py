@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-from rewardforge import Sample, Score, reward
+from rewardforge import BaseReward, RewardContext, Sample, Score, reward
 
 
 @reward
@@ -48,3 +50,17 @@ def skip_without_reference(completion: str, reference: str | None) -> float | Sc
     if reference is None:
         return Score.skipped("no reference")
     return float(completion == reference)
+
+
+class PatternCount(BaseReward):
+    """A reward class with no params model, as plugins write them: its CLI params are read as YAML."""
+
+    name = "pattern_count"
+
+    def __init__(self, pattern: object) -> None:
+        if not isinstance(pattern, str):
+            raise ValueError(f"pattern must be text, got {pattern!r}")
+        self.pattern = re.compile(pattern)
+
+    def score(self, samples: Sequence[Sample], context: RewardContext | None = None) -> list[Score]:
+        return [Score.of(len(self.pattern.findall(s.completion_text))) for s in samples]

@@ -20,6 +20,7 @@ def test_wheel_ships_registry_and_a_non_editable_install_finds_it(tmp_path: Path
     [wheel] = dist.glob("rewardforge-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         assert archive.read("rewardforge/registry.yaml") == (ROOT / "registry.yaml").read_bytes()
+        assert "rewardforge/py.typed" in archive.namelist()  # type checkers read our annotations
 
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site),

@@ -4,11 +4,16 @@ Usage errors (bad JSON on a line, a missing field, an unknown reward, a bad para
 naming the problem and exit with code 2.
 """
 
+from typing import Annotated
+
 import typer
 
+from rewardforge import __version__
 from rewardforge.cli import catalog, check, demo, export, plugin, score
+from rewardforge.cli.help import Group, plain_help
 
-app = typer.Typer(help="Reward functions and verifiers for LLM RL.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="Reward functions and verifiers for LLM RL.", no_args_is_help=True, add_completion=False,
+                  cls=Group)
 app.command("list")(catalog.list_rewards)
 app.command("show")(catalog.show)
 app.command("score")(score.score)
@@ -16,5 +21,21 @@ app.command("test")(check.test)
 app.command("demo")(demo.demo)
 app.add_typer(export.app, name="export")
 app.command("new-plugin")(plugin.new_plugin)
+plain_help(app)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"rewardforge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+) -> None:
+    """Reward functions and verifiers for LLM RL: score files, inspect and test rewards."""
+
 
 __all__ = ["app"]

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from rewardforge.cli.console import fail, out, parse_params
+from rewardforge.cli.console import fail, out, reward_params
 from rewardforge.core.types import RewardError
 from rewardforge.integrations.openrlhf import DEFAULT_SPECIAL_TOKENS, OpenRLHFReward
 
@@ -88,7 +88,10 @@ def openrlhf(
     if output.suffix != ".py":
         fail(f"--output must be a .py file (OpenRLHF loads reward files by that suffix), got {output}")
     spec = _spec(reward)
-    params = parse_params(param or [])
+    try:
+        params = reward_params(reward, param or []).values
+    except RewardError as exc:
+        fail(str(exc))
     tokens = tuple(strip_token) if strip_token else DEFAULT_SPECIAL_TOKENS
     policies = _policy("--on-skipped", on_skipped), _policy("--on-error", on_error)
     try:  # build it once here, so a bad name or param fails now and not on the training cluster

@@ -15,27 +15,40 @@ Policy for components that are not `ok`, chosen per composite and never implicit
 Defaults: skipped components are re-normalised over (the reward does not apply, so it should
 not move the total); errors propagate (a broken judge must not look like a bad answer). When
 every component is left out, the composite is skipped.
+
+Composites are checked when they are built, not at the first sample: a weight must be a finite
+number or a schedule, names must be distinct, policies must exist. A component may be given as a
+Reward, a registry name (or anything `rf.resolve` takes), `(reward, weight)`,
+`(reward, weight, name)` or a `Component`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import numbers
 from collections.abc import Sequence
-from typing import Any, Literal, TypeAlias
+from pathlib import Path
+from typing import Any, Literal, TypeAlias, get_args
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from rewardforge.core.engine import run_reward
+from rewardforge.core.errors import RewardError, UsageError, did_you_mean
 from rewardforge.core.types import BaseReward, Reward, RewardContext, Sample, Score, run_sync
 
 Policy: TypeAlias = Literal["renormalize", "drop", "zero", "propagate"]
 
 
 class StepSchedule(BaseModel):
-    """`before` until step `at`, then `after`: e.g. a length penalty switched on from step N."""
+    """`before` until step `at`, then `after`: e.g. a length penalty switched on from step N.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    >>> schedule = StepSchedule(at=100, before=0.0, after=0.5)
+    >>> schedule(99), schedule(100)
+    (0.0, 0.5)
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     at: int
     before: float = 0.0
@@ -46,14 +59,25 @@ class StepSchedule(BaseModel):
 
 
 class LinearSchedule(BaseModel):
-    """A weight that moves linearly from `start_value` to `end_value` between two steps, flat outside."""
+    """A weight that moves linearly from `start_value` to `end_value` between two steps, flat outside.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    >>> ramp = LinearSchedule(start_step=0, end_step=100, start_value=0.0, end_value=1.0)
+    >>> ramp(-5), ramp(25), ramp(500)
+    (0.0, 0.25, 1.0)
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     start_step: int
     end_step: int
     start_value: float = 0.0
     end_value: float = 1.0
+
+    @model_validator(mode="after")
+    def _steps_in_order(self) -> LinearSchedule:
+        if self.end_step <= self.start_step:
+            raise ValueError(f"end_step ({self.end_step}) must come after start_step ({self.start_step})")
+        return self
 
     def __call__(self, step: int) -> float:
         if step <= self.start_step:
@@ -71,43 +95,96 @@ def weight_at(weight: Weight, step: int) -> float:
     return float(weight) if isinstance(weight, int | float) else weight(step)
 
 
+#: A reward, or what `rf.resolve` turns into one: a registry name, `pkg.module:attr`, a stack file.
+RewardLike: TypeAlias = Reward | str | Path
+
+
 class Component:
-    """A reward inside a composite, under a name and a (possibly scheduled) weight."""
+    """A reward inside a composite, under a name and a (possibly scheduled) weight.
 
-    def __init__(self, reward: Reward, weight: Weight = 1.0, name: str | None = None) -> None:
-        self.reward = reward
-        self.weight = weight
-        self.name = name or reward.name
+    >>> Component("exact_match", 0.5, "answer").name
+    'answer'
+
+    Raises:
+        UsageError: the weight is not a finite number or a schedule, or the name is empty.
+        RewardError: `reward` is a name that does not resolve.
+    """
+
+    def __init__(self, reward: RewardLike, weight: Weight = 1.0, name: str | None = None) -> None:
+        self.reward = _as_reward(reward)
+        self.weight = _checked_weight(weight)
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise UsageError(f"a component name must be a non-empty string, got {name!r}")
+        self.name = name if name is not None else self.reward.name
 
 
-ComponentLike: TypeAlias = Component | Reward | tuple[Reward, Weight]
+ComponentLike: TypeAlias = Component | RewardLike | tuple[RewardLike, Weight] | tuple[RewardLike, Weight, str]
 
 
-def _as_component(item: ComponentLike) -> Component:
+def _as_reward(item: Any) -> Reward:
+    if isinstance(item, Reward):
+        return item
+    if isinstance(item, str | Path):
+        from rewardforge.core.registry import resolve
+
+        return resolve(item)
+    if callable(item):
+        raise UsageError(f"{getattr(item, '__name__', item)!r} is a plain function, not a Reward; "
+                         "decorate it with @rf.reward")
+    raise UsageError(f"{item!r} is not a reward; give a Reward, a registry name or a dotted path 'pkg.module:attr'")
+
+
+def _checked_weight(weight: Any) -> Weight:
+    if isinstance(weight, StepSchedule | LinearSchedule):
+        return weight
+    if isinstance(weight, numbers.Real) and not isinstance(weight, bool):
+        if not math.isfinite(weight):
+            raise UsageError(f"weight {weight} is not a finite number")
+        return float(weight)
+    raise UsageError(f"weight {weight!r} is not a number or a schedule; write (reward, 0.5) or "
+                     "(reward, rf.StepSchedule(at=100, before=0.0, after=0.5))")
+
+
+def _as_component(item: Any) -> Component:
     if isinstance(item, Component):
         return item
     if isinstance(item, tuple):
-        return Component(item[0], item[1])
+        if len(item) not in (2, 3):
+            raise UsageError(f"a component tuple is (reward, weight) or (reward, weight, name), "
+                             f"got {len(item)} items")
+        return Component(*item)
     return Component(item)
 
 
-def _unique_names(components: list[Component]) -> None:
-    seen: set[str] = set()
-    for component in components:
-        if component.name in seen:
-            raise ValueError(f"two components are named {component.name!r}; give one a distinct name")
-        seen.add(component.name)
+def _checked_choice(what: str, value: Any, choices: tuple[str, ...]) -> Any:
+    if value not in choices:
+        hint = did_you_mean(value, choices) if isinstance(value, str) else ""
+        raise UsageError(f"{what} {value!r} is not one of {', '.join(choices)}{hint}")
+    return value
 
 
 class Composite(BaseReward):
     """Shared machinery: score every component over the whole batch, concurrently, then combine."""
 
     def __init__(self, components: Sequence[ComponentLike], *, name: str) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise UsageError(f"a composite's name must be a non-empty string, got {name!r}")
         if not components:
-            raise ValueError(f"{name}: a composite needs at least one component")
+            raise UsageError(f"{name}: a composite needs at least one component")
         self.name = name
-        self.components = [_as_component(c) for c in components]
-        _unique_names(self.components)
+        self.components = []
+        for index, item in enumerate(components):
+            try:
+                self.components.append(_as_component(item))
+            except (UsageError, RewardError) as exc:
+                label = _item_label(item)
+                raise type(exc)(f"{name}: component {index}{label}: {exc}") from None
+        seen: set[str] = set()
+        for component in self.components:
+            if component.name in seen:
+                raise UsageError(f"{name}: two components are named {component.name!r}; "
+                                 "give one a distinct name, e.g. (reward, weight, 'other_name')")
+            seen.add(component.name)
         self.batched = any(getattr(c.reward, "batched", False) for c in self.components)
 
     def score(self, samples: Sequence[Sample], context: RewardContext | None = None) -> list[Score]:
@@ -119,6 +196,13 @@ class Composite(BaseReward):
     ) -> dict[str, list[Score]]:
         results = await asyncio.gather(*(run_reward(c.reward, samples, context) for c in active))
         return {c.name: scores for c, scores in zip(active, results, strict=True)}
+
+
+def _item_label(item: Any) -> str:
+    """` (tag_format)`: what the user passed at a position, to name it in an error."""
+    first = item[0] if isinstance(item, tuple) and item else item
+    label = first if isinstance(first, str) else getattr(first, "name", None)
+    return f" ({label})" if isinstance(label, str) else ""
 
 
 def _record(name: str, score: Score, components: dict[str, float | None], info: dict[str, Any]) -> None:
@@ -145,8 +229,8 @@ class WeightedSum(Composite):
         on_error: Policy = "propagate",
     ) -> None:
         super().__init__(components, name=name)
-        self.on_skipped = on_skipped
-        self.on_error = on_error
+        self.on_skipped: Policy = _checked_choice(f"{name}: on_skipped", on_skipped, get_args(Policy))
+        self.on_error: Policy = _checked_choice(f"{name}: on_error", on_error, get_args(Policy))
 
     async def ascore(self, samples: Sequence[Sample], context: RewardContext | None = None) -> list[Score]:
         context = context or RewardContext()
@@ -202,8 +286,8 @@ class Gate(Composite):
 
     def __init__(
         self,
-        gate: Reward,
-        then: Reward,
+        gate: RewardLike,
+        then: RewardLike,
         *,
         threshold: float = 1.0,
         otherwise: float = 0.0,
@@ -211,9 +295,10 @@ class Gate(Composite):
         gate_name: str | None = None,
         then_name: str | None = None,
     ) -> None:
-        super().__init__([Component(gate, name=gate_name), Component(then, name=then_name)], name=name)
-        self.threshold = threshold
-        self.otherwise = otherwise
+        super().__init__([(gate, 1.0, gate_name) if gate_name else gate,
+                          (then, 1.0, then_name) if then_name else then], name=name)
+        self.threshold = _checked_number(f"{name}: threshold", threshold)
+        self.otherwise = _checked_number(f"{name}: otherwise", otherwise)
 
     async def ascore(self, samples: Sequence[Sample], context: RewardContext | None = None) -> list[Score]:
         context = context or RewardContext()
@@ -259,10 +344,12 @@ class Aggregate(Composite):
         on_skipped: Literal["drop", "propagate"] = "drop",
         on_error: Literal["drop", "propagate"] = "propagate",
     ) -> None:
+        self.kind: Literal["min", "max", "product"] = _checked_choice("kind", kind, ("min", "max", "product"))
         super().__init__(components, name=name or kind)
-        self.kind = kind
-        self.on_skipped = on_skipped
-        self.on_error = on_error
+        self.on_skipped: Literal["drop", "propagate"] = _checked_choice(
+            f"{self.name}: on_skipped", on_skipped, ("drop", "propagate"))
+        self.on_error: Literal["drop", "propagate"] = _checked_choice(
+            f"{self.name}: on_error", on_error, ("drop", "propagate"))
 
     async def ascore(self, samples: Sequence[Sample], context: RewardContext | None = None) -> list[Score]:
         context = context or RewardContext()
@@ -290,21 +377,178 @@ class Aggregate(Composite):
         return Score(value=combined, components=components, info=info)
 
 
-def weighted_sum(*components: ComponentLike, **options: Any) -> WeightedSum:
-    return WeightedSum(components, **options)
+def _checked_number(what: str, value: Any) -> float:
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    raise UsageError(f"{what} must be a finite number, got {value!r}")
 
 
-def gate(gate_reward: Reward, then: Reward, **options: Any) -> Gate:
-    return Gate(gate_reward, then, **options)
+def weighted_sum(
+    *components: ComponentLike,
+    name: str = "weighted_sum",
+    on_skipped: Policy = "renormalize",
+    on_error: Policy = "propagate",
+) -> WeightedSum:
+    """Σ weight · value over the components, with an explicit policy for skipped and errored ones.
+
+    Args:
+        *components: Rewards, registry names, `(reward, weight)` or `(reward, weight, name)`
+            tuples, or `Component`s. A weight is a finite number, a `StepSchedule` or a
+            `LinearSchedule`; a component weighted 0 at the current step is not computed.
+        name: the composite's name, which prefixes nested components (`outer.inner`).
+        on_skipped: what a skipped component does: `renormalize` (default), `drop`, `zero` or
+            `propagate` (the policy table in this module's docstring).
+        on_error: what an errored component does; `propagate` (default) makes the sample an error.
+
+    Returns:
+        A `WeightedSum`, whose Scores carry each component's value in `components` and the
+        weights in force in `info["weights"]`.
+
+    Raises:
+        UsageError: a weight that is not a finite number or schedule, a repeated or empty name,
+            or an unknown policy.
+        RewardError: a registry name that does not exist.
+
+    >>> import rewardforge as rf
+    >>> stack = rf.weighted_sum(("exact_match", 1.0), ("exact_match", 0.5, "again"))
+    >>> [verdict] = rf.score(stack, [{"completion": "Paris", "reference": "Paris"}])
+    >>> verdict.value, verdict.components
+    (1.5, {'exact_match': 1.0, 'again': 1.0})
+    >>> rf.weighted_sum(("exact_match", "heavy"))
+    Traceback (most recent call last):
+    ...
+    rewardforge.core.errors.UsageError: weighted_sum: component 0 (exact_match): weight 'heavy' is not a number or a schedule; write (reward, 0.5) or (reward, rf.StepSchedule(at=100, before=0.0, after=0.5))
+    """
+    return WeightedSum(components, name=name, on_skipped=on_skipped, on_error=on_error)
 
 
-def minimum(*components: ComponentLike, **options: Any) -> Aggregate:
-    return Aggregate(components, kind="min", **options)
+def gate(
+    gate_reward: RewardLike,
+    then: RewardLike,
+    *,
+    threshold: float = 1.0,
+    otherwise: float = 0.0,
+    name: str = "gate",
+    gate_name: str | None = None,
+    then_name: str | None = None,
+) -> Gate:
+    """Score `then` only where `gate_reward` reaches `threshold`; elsewhere the value is `otherwise`.
+
+    Args:
+        gate_reward: the reward that opens the gate (a Reward or a registry name), e.g. a format check.
+        then: the reward scored where the gate is open, e.g. answer correctness.
+        threshold: the gate opens where its value is at least this.
+        otherwise: the value where the gate stays closed (`then` is not computed there).
+        name: the composite's name.
+        gate_name: the gate's name in `components` (default: its reward's name).
+        then_name: the `then` reward's name in `components` (default: its reward's name).
+
+    Returns:
+        A `Gate`. A skipped or errored gate or `then` makes the sample skipped or errored.
+
+    Raises:
+        UsageError: a threshold or `otherwise` that is not a finite number, or equal names.
+        RewardError: a registry name that does not exist.
+
+    >>> import rewardforge as rf
+    >>> @rf.reward(isolation="inline")
+    ... def shouted(completion: str) -> float:
+    ...     return float(completion.isupper())
+    >>> gated = rf.gate(shouted, "exact_match", otherwise=-1.0)
+    >>> samples = [{"completion": "PARIS", "reference": "paris"}, {"completion": "paris", "reference": "paris"}]
+    >>> [verdict.value for verdict in rf.score(gated, samples)]
+    [1.0, -1.0]
+    """
+    return Gate(gate_reward, then, threshold=threshold, otherwise=otherwise, name=name,
+                gate_name=gate_name, then_name=then_name)
 
 
-def maximum(*components: ComponentLike, **options: Any) -> Aggregate:
-    return Aggregate(components, kind="max", **options)
+def minimum(
+    *components: ComponentLike,
+    name: str | None = None,
+    on_skipped: Literal["drop", "propagate"] = "drop",
+    on_error: Literal["drop", "propagate"] = "propagate",
+) -> Aggregate:
+    """The smallest component value: every check must pass for a high score.
+
+    Args:
+        *components: as for `weighted_sum` (weights are accepted and ignored).
+        name: the composite's name (default `min`).
+        on_skipped: `drop` (default) leaves skipped components out; `propagate` skips the sample.
+        on_error: `propagate` (default) makes the sample an error; `drop` leaves the component out.
+
+    Returns:
+        An `Aggregate`; a sample with no component left is skipped.
+
+    Raises:
+        UsageError: an invalid component or policy. RewardError: an unknown registry name.
+
+    >>> import rewardforge as rf
+    >>> strict = rf.resolve("exact_match", {"case_sensitive": True})
+    >>> [verdict] = rf.score(rf.minimum("exact_match", (strict, 1.0, "strict")),
+    ...                      [{"completion": "paris", "reference": "Paris"}])
+    >>> verdict.value, verdict.components
+    (0.0, {'exact_match': 1.0, 'strict': 0.0})
+    """
+    return Aggregate(components, kind="min", name=name, on_skipped=on_skipped, on_error=on_error)
 
 
-def product(*components: ComponentLike, **options: Any) -> Aggregate:
-    return Aggregate(components, kind="product", **options)
+def maximum(
+    *components: ComponentLike,
+    name: str | None = None,
+    on_skipped: Literal["drop", "propagate"] = "drop",
+    on_error: Literal["drop", "propagate"] = "propagate",
+) -> Aggregate:
+    """The largest component value: any one check passing is enough.
+
+    Args:
+        *components: as for `weighted_sum` (weights are accepted and ignored).
+        name: the composite's name (default `max`).
+        on_skipped: `drop` (default) leaves skipped components out; `propagate` skips the sample.
+        on_error: `propagate` (default) makes the sample an error; `drop` leaves the component out.
+
+    Returns:
+        An `Aggregate`; a sample with no component left is skipped.
+
+    Raises:
+        UsageError: an invalid component or policy. RewardError: an unknown registry name.
+
+    >>> import rewardforge as rf
+    >>> strict = rf.resolve("exact_match", {"case_sensitive": True})
+    >>> [verdict] = rf.score(rf.maximum("exact_match", (strict, 1.0, "strict")),
+    ...                      [{"completion": "paris", "reference": "Paris"}])
+    >>> verdict.value
+    1.0
+    """
+    return Aggregate(components, kind="max", name=name, on_skipped=on_skipped, on_error=on_error)
+
+
+def product(
+    *components: ComponentLike,
+    name: str | None = None,
+    on_skipped: Literal["drop", "propagate"] = "drop",
+    on_error: Literal["drop", "propagate"] = "propagate",
+) -> Aggregate:
+    """The product of the component values, e.g. a correctness score scaled by a length factor.
+
+    Args:
+        *components: as for `weighted_sum` (weights are accepted and ignored).
+        name: the composite's name (default `product`).
+        on_skipped: `drop` (default) leaves skipped components out; `propagate` skips the sample.
+        on_error: `propagate` (default) makes the sample an error; `drop` leaves the component out.
+
+    Returns:
+        An `Aggregate`; a sample with no component left is skipped.
+
+    Raises:
+        UsageError: an invalid component or policy. RewardError: an unknown registry name.
+
+    >>> import rewardforge as rf
+    >>> @rf.reward(isolation="inline")
+    ... def brevity(completion: str) -> float:
+    ...     return 1.0 if len(completion) <= 5 else 0.5
+    >>> [verdict] = rf.score(rf.product("exact_match", brevity), [{"completion": "Paris!", "reference": "Paris"}])
+    >>> verdict.value
+    0.5
+    """
+    return Aggregate(components, kind="product", name=name, on_skipped=on_skipped, on_error=on_error)

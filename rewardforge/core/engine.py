@@ -18,12 +18,15 @@ import asyncio
 import contextvars
 import math
 import pickle
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rewardforge.core.cache import VerdictCache, shared_cache
+from rewardforge.core.errors import UsageError
+from rewardforge.core.samples import to_samples
 from rewardforge.core.types import (
     SAMPLE_FIELDS,
     FunctionReward,
@@ -31,7 +34,6 @@ from rewardforge.core.types import (
     RewardContext,
     Sample,
     Score,
-    ensure_samples,
     exception_score,
     run_sync,
 )
@@ -48,6 +50,10 @@ class EngineOptions:
 
 
 _options: contextvars.ContextVar[EngineOptions] = contextvars.ContextVar("rewardforge_engine")
+#: The caller's `progress` callback, seen only by the outermost `run_reward` of a call: the
+#: components of a composite finish a sample only when their parent does.
+_progress: contextvars.ContextVar[Callable[[int], None] | None] = contextvars.ContextVar(
+    "rewardforge_progress", default=None)
 
 
 async def run_reward(reward: Reward, samples: Sequence[Sample], context: RewardContext) -> list[Score]:
@@ -55,8 +61,14 @@ async def run_reward(reward: Reward, samples: Sequence[Sample], context: RewardC
     if not samples:
         return []
     options = _options.get(EngineOptions())
+    report = _progress.get()
+    if report is not None:
+        _progress.set(None)
     if getattr(reward, "batched", False):
-        return await _run_batch(reward, list(samples), context, options)
+        scores = await _run_batch(reward, list(samples), context, options)
+        if report is not None:
+            report(len(samples))
+        return scores
 
     fields = getattr(reward, "fields", SAMPLE_FIELDS)
     keys = [sample.key(fields) for sample in samples] if options.dedup else list(range(len(samples)))
@@ -73,7 +85,13 @@ async def run_reward(reward: Reward, samples: Sequence[Sample], context: RewardC
                 verdicts[key] = cached
 
     pending = [key for key in first_index if key not in verdicts]
-    fresh = await _run_unique(reward, [samples[first_index[key]] for key in pending], context, options)
+    done = None
+    if report is not None:  # a verdict finishes every input sample that shares its key
+        copies = Counter(keys)
+        if verdicts:
+            report(sum(copies[key] for key in verdicts))
+        done = lambda position: report(copies[pending[position]])  # noqa: E731
+    fresh = await _run_unique(reward, [samples[first_index[key]] for key in pending], context, options, done)
     for key, score in zip(pending, fresh, strict=True):
         verdicts[key] = score
         if reward_key is not None and options.cache is not None:
@@ -97,15 +115,27 @@ def _cache_key(reward: Reward, context: RewardContext) -> str | None:
 
 
 async def _run_unique(
-    reward: Reward, samples: list[Sample], context: RewardContext, options: EngineOptions
+    reward: Reward, samples: list[Sample], context: RewardContext, options: EngineOptions,
+    done: Callable[[int], None] | None = None,
 ) -> list[Score]:
+    """Score distinct samples; `done(i)` is called as the verdict for `samples[i]` is known."""
     if not samples:
         return []
     if _use_workers(reward, context):
         pool = options.pool or shared_pool()
-        calls = [_call_in_worker(pool, reward, [sample], context, context.timeout) for sample in samples]
-        return [scores[0] for scores in await asyncio.gather(*calls)]
-    return _checked(reward, samples, await _ascore_safely(reward, samples, context))
+
+        async def one(position: int, sample: Sample) -> Score:
+            [score] = await _call_in_worker(pool, reward, [sample], context, context.timeout)
+            if done is not None:
+                done(position)
+            return score
+
+        return list(await asyncio.gather(*(one(i, sample) for i, sample in enumerate(samples))))
+    scores = _checked(reward, samples, await _ascore_safely(reward, samples, context))
+    if done is not None:
+        for position in range(len(samples)):
+            done(position)
+    return scores
 
 
 def _use_workers(reward: Reward, context: RewardContext) -> bool:
@@ -186,57 +216,80 @@ CacheSetting = VerdictCache | str | Path | bool | None
 
 async def ascore(
     reward: Reward | str | Path,
-    samples: Sequence[Sample | dict[str, Any]],
+    samples: Iterable[Sample | Mapping[str, Any]] | Any,
     *,
     params: dict[str, Any] | None = None,
+    field_map: Mapping[str, str] | None = None,
     timeout: float | None = None,
     step: int = 0,
     cache: CacheSetting = None,
     pool: WorkerPool | None = None,
     dedup: bool = True,
+    progress: Callable[[int], None] | None = None,
 ) -> list[Score]:
     """Async form of `score`, for callers that already run an event loop."""
     from rewardforge.core.registry import resolve
 
     if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout}")
+        raise UsageError(f"timeout must be a positive number of seconds, got {timeout}")
     resolved = resolve(reward, params)
-    items = ensure_samples(samples)
+    items = to_samples(samples, field_map)
     options = EngineOptions(cache=_make_cache(cache), pool=pool, dedup=dedup)
     token = _options.set(options)
+    progress_token = _progress.set(progress)
     try:
         return await run_reward(resolved, items, RewardContext(step=step, timeout=timeout))
     finally:
+        _progress.reset(progress_token)
         _options.reset(token)
 
 
 def score(
     reward: Reward | str | Path,
-    samples: Sequence[Sample | dict[str, Any]],
+    samples: Iterable[Sample | Mapping[str, Any]] | Any,
     *,
     params: dict[str, Any] | None = None,
+    field_map: Mapping[str, str] | None = None,
     timeout: float | None = None,
     step: int = 0,
     cache: CacheSetting = None,
     pool: WorkerPool | None = None,
     dedup: bool = True,
+    progress: Callable[[int], None] | None = None,
 ) -> list[Score]:
     """Score samples with a reward; one Score per sample, in input order.
 
     - `reward`: a registry name, a dotted path `pkg.module:attr`, a YAML stack file, or a Reward.
-    - `samples`: Samples or dicts with the same fields.
+    - `params`: the reward's params, for a name or a dotted path (a built reward object is
+      configured with its own `with_params`).
+    - `samples`: Samples or dicts, a Hugging Face `Dataset`, a pandas `DataFrame`, or any iterable
+      of dicts. Columns that are not Sample fields go into `metadata` (see `core/samples.py`).
+    - `field_map`: which column holds a Sample field, e.g. `{"reference": "answer"}`.
     - `timeout`: per-sample wall-clock limit in seconds. Rewards that may hang run in killable
       workers; one that runs past it is killed and its sample becomes `error: timeout ...`.
     - `step`: the training step, for scheduled weights.
     - `cache`: True for the process-wide in-memory cache, a path for an on-disk SQLite cache,
       or a `VerdictCache`.
+    - `progress`: called with a count each time that many samples have their final verdict (for a
+      progress bar); process-isolated rewards report sample by sample, others per call.
 
     Safe to call from any thread, and from inside a running event loop (it then runs the work on
     a helper thread; prefer `await ascore(...)` there).
+
+    Raises:
+        RewardError: the reward cannot be resolved or configured (unknown name, bad params).
+        SampleError: a sample is malformed; the message names the sample and the column.
+        UsageError: the timeout is not a positive number.
+
+    >>> import rewardforge as rf
+    >>> rows = [{"completion": "Paris", "answer": "Paris", "id": 1}, {"completion": "Lyon", "answer": "Paris", "id": 2}]
+    >>> [verdict.value for verdict in rf.score("exact_match", rows, field_map={"reference": "answer"})]
+    [1.0, 0.0]
     """
-    result: list[Score] = run_sync(
-        ascore(reward, samples, params=params, timeout=timeout, step=step, cache=cache, pool=pool, dedup=dedup)
-    )
+    result: list[Score] = run_sync(ascore(
+        reward, samples, params=params, field_map=field_map, timeout=timeout, step=step, cache=cache,
+        pool=pool, dedup=dedup, progress=progress,
+    ))
     return result
 
 

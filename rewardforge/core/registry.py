@@ -24,7 +24,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rewardforge.core.cases import CaseSet, GoldenCase, Ordering, split_cases
-from rewardforge.core.types import FunctionReward, Reward, RewardError, first_error, reward
+from rewardforge.core.errors import RewardError, did_you_mean, format_location
+from rewardforge.core.types import FunctionReward, Reward, first_error, reward
 
 ENTRY_POINT_REWARDS = "rewardforge.rewards"
 ENTRY_POINT_REGISTRIES = "rewardforge.registries"
@@ -95,7 +96,13 @@ def read_registry_file(path: Path, source: str) -> list[RewardEntry]:
         raise RewardError(f"{path}: not valid YAML: {exc}") from None
     except ValidationError as exc:
         loc, message = first_error(exc)
-        raise RewardError(f"{path}: {'.'.join(str(part) for part in loc)}: {message}") from None
+        where = format_location(loc)
+        if len(loc) > 1 and isinstance(loc[1], int):  # name the entry, not only its position
+            entries = data.get("rewards") if isinstance(data, dict) else None
+            entry = entries[loc[1]] if isinstance(entries, list) and loc[1] < len(entries) else None
+            if isinstance(entry, dict) and "name" in entry:
+                where += f" (reward {entry['name']!r})"
+        raise RewardError(f"{path}: {where}: {message}") from None
     return [entry.model_copy(update={"source": source}) for entry in parsed.rewards]
 
 
@@ -129,9 +136,16 @@ def instantiate(obj: Any, params: dict[str, Any], *, origin: str) -> Reward:
             raise RewardError(f"{origin}: {obj.__name__} does not build a Reward")
         return instance
     if isinstance(obj, Reward):
-        if params:
-            raise RewardError(f"{origin}: this reward object takes no params (got {sorted(params)})")
-        return obj
+        if not params:
+            return obj
+        with_params = getattr(obj, "with_params", None)
+        if callable(with_params):
+            configured: Reward = with_params(**params)
+            return configured
+        raise RewardError(
+            f"{origin}: params {sorted(params)} cannot be applied to a reward object that is already built "
+            f"({type(obj).__name__} has no with_params); pass them when you build it, or pass the reward's "
+            "registry name or dotted path together with params")
     if callable(obj):
         return instantiate(reward(obj), params, origin=origin)
     raise RewardError(f"{origin}: {obj!r} is not a Reward, a Reward class or a function")
@@ -207,19 +221,23 @@ class Registry:
         for failure in self.failures:
             if name in failure.names:
                 return f"reward {name!r} comes from {failure.source}, which failed to load: {failure.error}"
-        message = f"unknown reward {name!r}; `rewardforge list` shows the known ones"
+        hint = did_you_mean(name, self.entries) or "; `rewardforge list` shows the known ones"
+        message = f"unknown reward {name!r}{hint}"
         if self.failures:
             broken = "; ".join(f"{f.source}: {f.error}" for f in self.failures)
             message += f" ({len(self.failures)} plugin(s) failed to load: {broken})"
         return message
 
+    def target(self, name: str) -> Any:
+        """What an entry points at: a Reward, a Reward class or a function (imported on first use)."""
+        entry = self.entry(name)
+        obj = self._objects.get(name)
+        return obj if obj is not None else import_object(entry.target)
+
     def get(self, name: str, params: dict[str, Any] | None = None) -> Reward:
         """A configured reward by registry name; `params` override the entry's defaults."""
         entry = self.entry(name)
-        obj = self._objects.get(name)
-        if obj is None:
-            obj = import_object(entry.target)
-        built = instantiate(obj, {**entry.params, **(params or {})}, origin=f"reward {name!r}")
+        built = instantiate(self.target(name), {**entry.params, **(params or {})}, origin=f"reward {name!r}")
         if isinstance(built, FunctionReward) and built.name != name:
             built.name = name
         return built
@@ -263,6 +281,18 @@ def default_registry(*, reload: bool = False) -> Registry:
     if _default is None or reload:
         _default = Registry.load()
     return _default
+
+
+def target_of(spec: str) -> Any:
+    """What a registry name or a dotted path points at (a Reward, a Reward class or a function)."""
+    return import_object(spec) if ":" in spec else default_registry().target(spec)
+
+
+def params_model_of(target: Any) -> type[BaseModel] | None:
+    """The pydantic model of a reward's params, when it declares one (`@reward` functions and the
+    built-in reward classes do), so that front ends can describe params and read them by type."""
+    model = getattr(target, "params_model", None)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
 def resolve(spec: Reward | str | Path, params: dict[str, Any] | None = None) -> Reward:

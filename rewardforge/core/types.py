@@ -12,11 +12,23 @@ import importlib
 import inspect
 import json
 import math
+import numbers
+import re
 from collections.abc import Callable, Coroutine, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypeVar, overload, runtime_checkable
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
+
+from rewardforge.core.errors import RewardError, first_error
 
 if TYPE_CHECKING:
     from rewardforge.core.cases import CaseSet
@@ -29,16 +41,6 @@ Text: TypeAlias = str | list[Message]
 SAMPLE_FIELDS: frozenset[str] = frozenset({"prompt", "completion", "reference", "metadata", "group_id"})
 
 
-class RewardError(Exception):
-    """A reward could not be built or configured (bad params, unknown name, bad YAML)."""
-
-
-def first_error(exc: ValidationError) -> tuple[tuple[str | int, ...], str]:
-    """Where (the location path) and what for the first error pydantic found: messages name one thing."""
-    first = exc.errors()[0]
-    return tuple(first["loc"]), first["msg"]
-
-
 ParamsT = TypeVar("ParamsT", bound=BaseModel)
 
 
@@ -49,7 +51,8 @@ def validate_params(model: type[ParamsT], params: dict[str, Any], *, reward_name
     except ValidationError as exc:
         loc, message = first_error(exc)
         where = ".".join(str(part) for part in loc) or "?"
-        raise RewardError(f"reward {reward_name!r}: invalid param {where!r}: {message}") from None
+        raise RewardError(f"reward {reward_name!r}: invalid param {where!r}: {message}",
+                          param=str(loc[0]) if loc else None) from None
 
 
 def message_text(value: Text) -> str:
@@ -84,6 +87,22 @@ class Sample(BaseModel):
     reference: Any = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     group_id: str | int | None = None
+
+    @field_validator("completion")
+    @classmethod
+    def _has_a_final_message(cls, value: Text) -> Text:
+        """Rewards judge the last message of a chat: one without text is bad input, not a wrong answer."""
+        if isinstance(value, str):
+            return value
+        if not value:
+            raise ValueError("an empty message list has no final message to judge")
+        content = value[-1].get("content")
+        if content is None:
+            role = value[-1].get("role", "?")
+            raise ValueError(f"the last message ({role}) has no content to judge")
+        if not isinstance(content, str | list):
+            raise ValueError(f"the last message's content is {type(content).__name__}, expected text")
+        return value
 
     @property
     def completion_text(self) -> str:
@@ -125,8 +144,12 @@ class Score(BaseModel):
                 raise ValueError("an ok Score needs a value")
             if not math.isfinite(self.value):
                 raise ValueError(f"an ok Score needs a finite value, got {self.value}")
+            self.value += 0.0  # -0.0 becomes 0.0: a sign on zero means nothing to a reward and confuses readers
         elif self.value is not None:
             raise ValueError(f"a {self.status} Score carries no value")
+        for name, component in self.components.items():
+            if component == 0.0:
+                self.components[name] = 0.0
         return self
 
     @property
@@ -197,15 +220,23 @@ class BaseReward:
 
 
 def as_score(result: Any, *, reward_name: str) -> Score:
-    """Turn what a reward function returned into a Score; anything odd becomes a typed error."""
+    """Turn what a reward function returned into a Score; anything odd becomes a typed error.
+
+    Numbers become values: ints, floats, numpy scalars, and booleans (True is 1.0, False is 0.0,
+    so `return answer == gold` works). NaN, infinities and anything else (None, a string, a
+    tensor) are errors that say what came back.
+    """
     if isinstance(result, Score):
         return result
-    if isinstance(result, bool | int | float) and not isinstance(result, complex):
+    if type(result).__module__ == "numpy" and hasattr(result, "item"):  # numpy scalars, np.bool_ included
+        result = result.item()
+    if isinstance(result, numbers.Real):
         value = float(result)
         if not math.isfinite(value):
             return Score.error(f"{reward_name} returned a non-finite value ({value})")
         return Score(value=value)
-    return Score.error(f"{reward_name} returned {type(result).__name__}, expected float or Score")
+    hint = " (call .item() on a one-element tensor)" if hasattr(result, "item") else ""
+    return Score.error(f"{reward_name} returned {type(result).__name__}, expected a number, a bool or a Score{hint}")
 
 
 def exception_score(exc: BaseException) -> Score:
@@ -250,7 +281,7 @@ class FunctionReward(BaseReward):
             raise RewardError(f"reward {self.name!r}: cannot resolve a type annotation: {exc}") from None
         self._inputs = [p.name for p in signature.parameters.values() if p.kind is not p.KEYWORD_ONLY]
         self._check_inputs()
-        self.params_model = _params_model(self.name, signature)
+        self.params_model = _params_model(self.name, signature, self.description)
         if params is None:  # as decorated: defaults only; required params come with `with_params`
             fields = self.params_model.model_fields
             self.params = {k: f.get_default(call_default_factory=True) for k, f in fields.items()
@@ -344,18 +375,75 @@ def _rebuild_function_reward(module: str, qualname: str, params: dict[str, Any])
     return obj.with_params(**params)
 
 
-def _params_model(name: str, signature: inspect.Signature) -> type[BaseModel]:
+def _params_model(name: str, signature: inspect.Signature, doc: str = "") -> type[BaseModel]:
+    """A pydantic model of the keyword-only params; descriptions come from the docstring's Args section."""
+    described = param_docs(doc)
     fields: dict[str, Any] = {}
     for param in signature.parameters.values():
         if param.kind is not param.KEYWORD_ONLY:
             continue
         annotation = Any if param.annotation is inspect.Parameter.empty else param.annotation
         default = ... if param.default is inspect.Parameter.empty else param.default
-        fields[param.name] = (annotation, default)
+        fields[param.name] = (annotation, Field(default, description=described.get(param.name)))
     model: type[BaseModel] = create_model(
         f"{name}_params", __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True), **fields
     )
     return model
+
+
+_SECTION = re.compile(r"^(\s*)(Args|Arguments|Params|Parameters|Keyword Args|Keyword Arguments):\s*$")
+_ENTRY = re.compile(r"^(\s*)(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
+
+
+def param_docs(doc: str) -> dict[str, str]:
+    """Descriptions of params from a Google-style `Args:` (or `Params:`) section of a docstring.
+
+    >>> param_docs("Score it.\\n\\nArgs:\\n    strict: no partial credit.\\n    n (int): how many,\\n        at most.\\n")
+    {'strict': 'no partial credit.', 'n': 'how many, at most.'}
+    """
+    found: dict[str, str] = {}
+    section_indent: int | None = None
+    entry_indent: int | None = None
+    current: str | None = None
+    for line in doc.splitlines():
+        if section_indent is None:
+            header = _SECTION.match(line)
+            if header:
+                section_indent = len(header.group(1))
+            continue
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        if indent <= section_indent:  # the section ended
+            break
+        entry = _ENTRY.match(line)
+        if entry and (entry_indent is None or indent == entry_indent):
+            entry_indent, current = indent, entry.group(2)
+            found[current] = entry.group(3).strip()
+        elif current is not None:
+            found[current] = f"{found[current]} {line.strip()}".strip()
+    return found
+
+
+def without_param_docs(doc: str) -> str:
+    """The docstring up to its `Args:` section, for showing next to a table of the params."""
+    lines = doc.splitlines()
+    end = next((i for i, line in enumerate(lines) if _SECTION.match(line)), len(lines))
+    return "\n".join(lines[:end]).rstrip()
+
+
+@overload
+def reward(fn: Callable[..., Any], /) -> FunctionReward: ...
+
+
+@overload
+def reward(
+    *,
+    name: str | None = None,
+    batched: bool = False,
+    isolation: Literal["inline", "process"] = "process",
+    cases: Sequence[Any] = (),
+) -> Callable[[Callable[..., Any]], FunctionReward]: ...
 
 
 def reward(
@@ -365,12 +453,17 @@ def reward(
     batched: bool = False,
     isolation: Literal["inline", "process"] = "process",
     cases: Sequence[Any] = (),
-) -> Any:
+) -> FunctionReward | Callable[[Callable[..., Any]], FunctionReward]:
     """Turn a plain typed function into a Reward.
 
     ```python
     @reward
-    def exact(completion: str, reference: str, *, strip: bool = True) -> float: ...
+    def exact(completion: str, reference: str, *, strip: bool = True) -> float:
+        '''1.0 when the completion is the reference.
+
+        Args:
+            strip: ignore surrounding whitespace.
+        '''
 
     @reward(batched=True)
     def relative_length(samples: list[Sample], *, scale: float = 1.0) -> list[float]: ...
@@ -382,26 +475,12 @@ def reward(
     `cases` are golden cases in the `registry.yaml` format (see `rewardforge.core.cases`); they travel
     with the reward, so `rewardforge test pkg.module:city` and the pytest helpers find them. A malformed
     case raises RewardError when the module is imported.
+
+    The docstring is the reward's description, and its `Args:` section describes the params
+    (`rewardforge show` prints them).
     """
 
     def wrap(func: Callable[..., Any]) -> FunctionReward:
         return FunctionReward(func, name=name, batched=batched, isolation=isolation, cases=cases)
 
     return wrap(fn) if fn is not None else wrap
-
-
-def ensure_samples(items: Sequence[Sample | dict[str, Any]]) -> list[Sample]:
-    """Accept Samples or dicts with the same fields; a bad item raises naming its index and field."""
-    samples = []
-    for index, item in enumerate(items):
-        if isinstance(item, Sample):
-            samples.append(item)
-            continue
-        try:
-            samples.append(Sample.model_validate(item))
-        except ValidationError as exc:
-            loc, message = first_error(exc)
-            where = str(loc[0]) if loc else "?"
-            raise RewardError(f"sample {index}: field {where!r}: {message}") from None
-    return samples
-

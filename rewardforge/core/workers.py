@@ -21,6 +21,8 @@ import threading
 from collections.abc import Callable
 from typing import IO, Any
 
+from rewardforge.core.errors import RewardforgeError
+
 _HEADER = struct.Struct("!Q")
 _ENV_SYS_PATH = "RF_WORKER_SYS_PATH"
 _ENV_MEMORY_MB = "_RF_WORKER_AS_LIMIT_MB"
@@ -29,11 +31,11 @@ _LOADED = b"L"
 _LOAD_TIMEOUT_S = 120.0  # unpickling imports the reward's modules (sympy, transformers...): be patient
 
 
-class WorkerTimeout(TimeoutError):
+class WorkerTimeout(RewardforgeError, TimeoutError):
     """The call ran past its deadline; its worker was killed and will be replaced."""
 
 
-class WorkerCrashed(RuntimeError):
+class WorkerCrashed(RewardforgeError, RuntimeError):
     """The worker died mid-call (segfault, out of memory, killed)."""
 
 

@@ -32,6 +32,7 @@ from typing import Any, Literal, TypeAlias
 
 from rewardforge.core.compose import Component, Composite
 from rewardforge.core.engine import CacheSetting, ascore, score
+from rewardforge.core.errors import RewardforgeError
 from rewardforge.core.registry import resolve
 from rewardforge.core.stack import parse_stack
 from rewardforge.core.types import Reward, RewardError, Sample, Score, message_text
@@ -51,7 +52,7 @@ STATUS_KEYS = ("rf_ok", "rf_skipped", "rf_error")
 RewardSpec: TypeAlias = Reward | str | Path | Mapping[str, Any]
 
 
-class ScoreStatusError(RuntimeError):
+class ScoreStatusError(RewardforgeError, RuntimeError):
     """A skipped or errored sample met the policy "raise"; names the reward, count and first reason."""
 
 

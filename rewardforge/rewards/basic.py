@@ -35,6 +35,11 @@ def exact_match(
     """1.0 when the completion equals the reference after optional normalisation, else 0.0.
 
     A list reference accepts any of its items.
+
+    Args:
+        case_sensitive: compare with case (default: case-folded).
+        strip_punctuation: drop ASCII punctuation before comparing.
+        collapse_whitespace: treat runs of whitespace as one space and trim the ends.
     """
     if reference is None:
         return Score.skipped("no reference to compare with")
@@ -66,7 +71,13 @@ def regex_match(
 ) -> float | Score:
     """1.0 when `pattern` matches the completion (the whole of it, trailing whitespace aside, or
     anywhere with mode=search), else 0.0. Runs in a killable worker under a timeout, since a user
-    pattern can backtrack for ever."""
+    pattern can backtrack for ever.
+
+    Args:
+        pattern: the regular expression (Python `re` syntax).
+        mode: `fullmatch`: the whole completion, trailing whitespace aside; `search`: anywhere in it.
+        flags: `re` flag names: IGNORECASE, MULTILINE, DOTALL, VERBOSE.
+    """
     bits = 0
     for name in flags or []:
         bits |= _FLAGS[name]

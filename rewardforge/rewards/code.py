@@ -84,6 +84,20 @@ def code_tests(
     whole completion. `backend`: "auto" (Docker when an engine answers, else bubblewrap), "local",
     "docker" or "insecure". `strict_types`: True is not 1, an int is not a float; `tuple_list_equal`
     lets a tuple match a list; `float_tol` applies to returned floats and to numbers on stdout.
+
+    Args:
+        language: the program's language: python or cpp.
+        backend: the sandbox: auto (Docker when an engine answers, else bubblewrap), local, docker, insecure.
+        timeout_s: wall-clock seconds per test.
+        memory_mb: memory limit of the program.
+        total_timeout_s: wall-clock seconds for all tests of one program.
+        partial_credit: score the fraction of tests passed instead of all or nothing.
+        float_tol: tolerance for floats returned or printed.
+        strict_types: True is not 1, an int is not a float.
+        tuple_list_equal: a tuple may equal a list.
+        fail_fast: stop a program's tests at the first failure.
+        entry_point: the function HumanEval-style tests call (default: metadata.entry_point).
+        max_workers: programs run at once (default: the sandbox's slots).
     """
     spec = get_language(language)
     options = JudgeOptions(

@@ -9,10 +9,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
+from rewardforge.core.errors import RewardforgeError
+
 LengthUnit: TypeAlias = Literal["chars", "tokens"]
 
 
-class TokenizerError(ValueError):
+class TokenizerError(RewardforgeError, ValueError):
     """A tokenizer could not be loaded, or the length unit needs one and none was given."""
 
 

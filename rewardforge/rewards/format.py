@@ -65,6 +65,12 @@ def regex_format(
     "...</answer><|im_end|>\\n" still full-matches. `flags` are `re` flag names; DOTALL is on by default
     because a layout pattern's `.*` is meant to span lines. Runs in a killable worker when the engine
     has a timeout: a user's own pattern can backtrack catastrophically.
+
+    Args:
+        pattern: the layout regex; the default is the R1 <think>...</think><answer>...</answer> layout.
+        mode: `fullmatch`: the whole completion must match; `search`: anywhere in it.
+        flags: `re` flag names, e.g. [DOTALL, IGNORECASE].
+        eos_tokens: end-of-turn markers stripped from the end before matching; [] keeps them.
     """
     compiled = compile_pattern(pattern, regex_flags(flags))
     text = strip_trailing_eos(completion, eos_tokens)
@@ -96,6 +102,14 @@ def tag_format(
       Qwen3 / DeepSeek-R1 end the prompt with "<think>\\n"), so the completion starts inside it; the
       marker is prepended before checking, and a completion that repeats it has a duplicate.
     `info` lists the marker counts and every problem found, for debugging a policy's format.
+
+    Args:
+        tags: sections in layout order: a tag name (think) or a pair of literal markers.
+        mode: `strict`: 1.0 only for exactly the sections in order; `partial`: 1/n per marker seen once.
+        template_opened: the chat template already emitted the first opening marker.
+        allow_empty: accept an empty section (strict mode).
+        penalty: what a missing or repeated marker costs in partial mode, divided by the marker count.
+        eos_tokens: end-of-turn markers stripped from the end before checking; [] keeps them.
     """
     specs = parse_tags(tags)
     text = strip_trailing_eos(completion, eos_tokens)
@@ -120,6 +134,11 @@ def code_block_format(
     python3 -> python; js -> javascript; c++ -> cpp; sh -> bash). `language=None` accepts any block,
     including one with no language. A block cut off by the length limit (no closing fence) does not
     count unless `require_closed=False`; an empty block counts only with `allow_empty=True`.
+
+    Args:
+        language: the fence language wanted (aliases folded); null accepts any block.
+        require_closed: a block with no closing fence does not count.
+        allow_empty: an empty block counts.
     """
     wanted = canonical_language(language) if language else None
     blocks = find_code_blocks(completion)

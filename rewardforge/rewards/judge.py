@@ -64,40 +64,50 @@ class LLMJudgeParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["openai", "transformers", "vllm"] = "openai"
+    backend: Literal["openai", "transformers", "vllm"] = Field(
+        "openai", description="where the judge runs: an OpenAI-compatible server, transformers in this "
+                              "process, or vLLM offline")
     base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible endpoint, ending in /v1")
     model: str | None = Field(None, description="judge model; for `openai`, None asks the server's /models")
-    api_key_env: str = "OPENAI_API_KEY"
-    api_key_file: str | None = None
-    rubric: Literal["binary", "scale", "reference", "ranking", "custom"] = "binary"
-    scoring: Literal["text", "logprobs"] = Field("text", description="parse the reply, or verdict-token probability")
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
+    api_key_file: str | None = Field(None, description="file holding the API key (instead of api_key_env)")
+    rubric: Literal["binary", "scale", "reference", "ranking", "custom"] = Field(
+        "binary", description="what the judge is asked: binary, scale, reference, ranking, or custom "
+                              "(a template)")
+    scoring: Literal["text", "logprobs"] = Field(
+        "text", description="parse the reply, or verdict-token probability")
     template: str | None = Field(None, description="Jinja2 user-message template (rubric=custom)")
-    template_file: str | None = None
+    template_file: str | None = Field(None, description="file holding the Jinja2 template (rubric=custom)")
     variables: str | None = Field(None, description="comma-separated names the template may use")
-    system_prompt: str | None = None
-    verdict_format: Literal["yes_no", "json", "tag", "last_number"] | None = None
-    verdict_key: str | None = None
-    verdict_tag: str = "score"
-    scale_min: int = 1
-    scale_max: int = 10
-    temperature: float = Field(0.0, ge=0.0)
-    max_tokens: int = Field(1024, ge=1)
-    seed: int | None = None
-    top_logprobs: int = Field(20, ge=1, le=20)
+    system_prompt: str | None = Field(None, description="replaces the system prompt")
+    verdict_format: Literal["yes_no", "json", "tag", "last_number"] | None = Field(
+        None, description="how a custom template's verdict is read: yes_no, json, tag, last_number")
+    verdict_key: str | None = Field(
+        None, description="the JSON key holding the verdict (verdict_format=json)")
+    verdict_tag: str = Field("score", description="the tag holding the verdict (verdict_format=tag)")
+    scale_min: int = Field(1, description="lowest score of a numeric scale (maps to 0)")
+    scale_max: int = Field(10, description="highest score of a numeric scale (maps to 1)")
+    temperature: float = Field(0.0, ge=0.0, description="sampling temperature")
+    max_tokens: int = Field(1024, ge=1, description="longest judge reply")
+    seed: int | None = Field(None, description="sampling seed sent with every request")
+    top_logprobs: int = Field(20, ge=1, le=20, description="alternatives read per token (scoring=logprobs)")
     extra_body: str | None = Field(None, description="JSON object merged into each request body")
-    max_concurrency: int = Field(32, ge=1)
-    requests_per_minute: float | None = Field(None, gt=0)
-    tokens_per_minute: float | None = Field(None, gt=0)
-    max_retries: int = Field(4, ge=0)
+    max_concurrency: int = Field(32, ge=1, description="requests in flight to one endpoint")
+    requests_per_minute: float | None = Field(
+        None, gt=0, description="rate limit shared by every call to the endpoint")
+    tokens_per_minute: float | None = Field(
+        None, gt=0, description="token rate limit (estimated up front, corrected from usage)")
+    max_retries: int = Field(4, ge=0, description="retries of 429, 5xx, timeouts and malformed replies")
     request_timeout: float = Field(60.0, gt=0, description="seconds for one attempt")
     deadline: float = Field(300.0, gt=0, description="seconds for a request, all retries included")
-    backoff_base: float = Field(0.5, ge=0)
-    backoff_max: float = Field(30.0, ge=0)
-    cache: bool = True
+    backoff_base: float = Field(
+        0.5, ge=0, description="first retry delay in seconds (exponential, full jitter)")
+    backoff_max: float = Field(30.0, ge=0, description="longest retry delay in seconds")
+    cache: bool = Field(True, description="reuse verdicts for identical judge prompts")
     cache_path: str | None = Field(None, description="SQLite file to keep verdicts across runs")
-    device: str = "auto"
-    dtype: str = "auto"
-    batch_size: int = Field(8, ge=1)
+    device: str = Field("auto", description="device of a local model (transformers, vLLM)")
+    dtype: str = Field("auto", description="dtype of a local model")
+    batch_size: int = Field(8, ge=1, description="prompts per batch for a local model")
 
     @field_validator("extra_body", mode="before")
     @classmethod

@@ -231,6 +231,12 @@ def language_consistency(
     for a 4k-character completion, ~1 s to load once per process. `"high"` adds its 1- to 5-gram
     models: surer on very short sentences, but ~4x slower per call and ~10 s to load.
     Skipped when there is no target or no words to judge (a completion of only math or code).
+
+    Args:
+        language: the target language (ISO 639-1); default: metadata.language, else the prompt's language.
+        candidates: languages lingua may answer for text in a script the target shares with others.
+        min_words: a completion with fewer words is skipped.
+        accuracy: `low`: lingua's fast trigram models; `high`: surer on short text, slower.
     """
     candidate_codes = [normalize_language(c) for c in candidates]
     target_name = language or metadata.get("language")

@@ -48,6 +48,14 @@ def overlong_penalty(
       -1                                  when L > L_max
     times `factor`. DAPO used L_max = 20480 and L_cache = 4096 tokens. `buffer=0` is a hard cliff.
     Added to the task reward, it tells the policy "you are about to be truncated" before it is.
+
+    Args:
+        max_length: L_max: the length at which the penalty reaches -1 (times factor).
+        buffer: L_cache: the penalty ramps down over the last `buffer` units before max_length; 0 is a cliff.
+        factor: scale of the penalty.
+        unit: `chars` or `tokens` (of `tokenizer`).
+        tokenizer: a transformers tokenizer name or path, for unit=tokens.
+        length_key: read the length from metadata[length_key] instead of counting.
     """
     if buffer > max_length:
         raise ValueError(f"buffer ({buffer}) must not exceed max_length ({max_length})")
@@ -106,6 +114,16 @@ def kimi_length(
       else from `metadata[correct_key]` (bool, or a number compared with `threshold`). A sample with
       unknown correctness is skipped, but its length still counts toward its group's min and max.
     Kimi adds this, weighted, to the task reward; compose it with `weighted_sum`.
+
+    Args:
+        group_by: `group`: by group_id (else the prompt); `batch`: the whole batch is one group.
+        correct_key: the metadata key holding correctness, when no correctness_reward is given.
+        correctness_reward: a reward that judges correctness (a registry name, pkg.module:attr or a Reward).
+        correctness_params: params for correctness_reward.
+        threshold: a correctness value at or above this counts as correct.
+        unit: `chars` or `tokens` (of `tokenizer`).
+        tokenizer: a transformers tokenizer name or path, for unit=tokens.
+        length_key: read the length from metadata[length_key] instead of counting.
     """
     lengths = _lengths(samples, unit, tokenizer, length_key)
     verdicts = correctness(samples, context, key=correct_key, correctness_reward=correctness_reward,
@@ -160,6 +178,21 @@ def cosine_length(
     to think longer when wrong and shorter when right. Past `max_length` the value is
     `overlong_value` when set (the paper's exceed-length penalty), else the value at `max_length`.
     Correctness comes from `correctness_reward` or `metadata[correct_key]`, as for `kimi_length`.
+
+    Args:
+        max_length: the length at which the schedule reaches its end values.
+        min_value_wrong: the value of a wrong answer of length 0 (the lowest).
+        max_value_wrong: the value of a wrong answer at max_length.
+        min_value_correct: the value of a correct answer at max_length.
+        max_value_correct: the value of a correct answer of length 0 (the highest).
+        overlong_value: the value past max_length (the paper's exceed-length penalty); null keeps the end value.
+        correct_key: the metadata key holding correctness, when no correctness_reward is given.
+        correctness_reward: a reward that judges correctness (a registry name, pkg.module:attr or a Reward).
+        correctness_params: params for correctness_reward.
+        threshold: a correctness value at or above this counts as correct.
+        unit: `chars` or `tokens` (of `tokenizer`).
+        tokenizer: a transformers tokenizer name or path, for unit=tokens.
+        length_key: read the length from metadata[length_key] instead of counting.
     """
     lengths = _lengths(samples, unit, tokenizer, length_key)
     verdicts = correctness(samples, context, key=correct_key, correctness_reward=correctness_reward,
@@ -223,6 +256,16 @@ def thinking_budget(
     in full. A completion with no think section at all is `skipped` by default, since the budget says
     nothing about it (the format reward is what should punish a missing section); `missing="zero"`
     scores it 0.0 instead, for trainers that want a number for every sample.
+
+    Args:
+        budget: the think length allowed without penalty.
+        ramp: how far past the budget the penalty reaches max_penalty (default: budget).
+        max_penalty: the largest penalty.
+        think_tag: the think section's tag name, or a pair of literal markers.
+        template_opened: the chat template already emitted the opening marker.
+        missing: a completion without a think section: `skip` it, or score it `zero`.
+        unit: `chars` or `tokens` (of `tokenizer`).
+        tokenizer: a transformers tokenizer name or path, for unit=tokens.
     """
     tag = TagSpec.parse(think_tag)
     section = think_section(strip_trailing_eos(completion, DEFAULT_EOS_TOKENS), tag,

@@ -61,8 +61,8 @@ class _CommonParams(BaseModel):
 
 
 class MathEquivalenceParams(_CommonParams):
-    correct: float = 1.0
-    incorrect: float = 0.0
+    correct: float = Field(1.0, description="score of an answer equal to the gold")
+    incorrect: float = Field(0.0, description="score of any other answer")
     on_conflict: Literal["all", "last", "refuse"] = Field(
         "all",
         description=(

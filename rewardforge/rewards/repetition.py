@@ -42,6 +42,12 @@ def repetition_penalty(
     0 for text with no repeated n-gram, approaching -`max_penalty` for a completion stuck in a loop.
     Units are words (case-folded; each CJK character a word) or tokens of `tokenizer`. A completion
     shorter than one n-gram has nothing that could repeat, so its penalty is a true 0, not a skip.
+
+    Args:
+        n: the n-gram size.
+        unit: `words` or `tokens` (of `tokenizer`).
+        tokenizer: a transformers tokenizer name or path, for unit=tokens.
+        max_penalty: the penalty of a completion made only of repeats.
     """
     if unit == "tokens":
         units: list[Any] = token_ids(completion, tokenizer)

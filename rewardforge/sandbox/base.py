@@ -14,6 +14,8 @@ from typing import Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rewardforge.core.errors import RewardforgeError
+
 ExecStatus: TypeAlias = Literal["ok", "runtime_error", "timeout", "memory", "output_limit", "sandbox_error"]
 
 
@@ -73,7 +75,7 @@ class ExecResult(BaseModel):
         return self.stderr.decode("utf-8", errors="replace")
 
 
-class SandboxError(RuntimeError):
+class SandboxError(RewardforgeError, RuntimeError):
     """The sandbox itself could not be set up (missing tool, engine down, image missing)."""
 
 

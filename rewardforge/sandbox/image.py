@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from rewardforge.core.errors import RewardforgeError
+
 DEFAULT_TAG = "rewardforge-sandbox:py3"
 # Bumped whenever the recipe changes: an image of an older revision under the tag is rebuilt, not reused.
 IMAGE_REVISION = "3"
@@ -38,7 +40,7 @@ _REMOVED = ("etc/shadow", "etc/shadow-", "etc/gshadow", "etc/gshadow-", "etc/pyt
 _LOCK = Path(tempfile.gettempdir()) / "rewardforge-image-build.lock"
 
 
-class ImageBuildError(RuntimeError):
+class ImageBuildError(RewardforgeError, RuntimeError):
     """The image could not be built; the message says which step failed and why."""
 
 

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+import re
 import time
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -99,8 +102,9 @@ def test_product_of_components() -> None:
 
 
 def test_duplicate_component_names_are_refused() -> None:
-    with pytest.raises(ValueError, match="named 'length_ratio'"):
+    with pytest.raises(ValueError, match="named 'length_ratio'") as info:
         rf.weighted_sum(length_ratio, length_ratio)
+    assert isinstance(info.value, rf.UsageError)
 
 
 def test_nested_composites_prefix_component_names() -> None:
@@ -134,3 +138,61 @@ def test_async_components_run_concurrently() -> None:
     [verdict] = rf.score(stack, [{"completion": "x"}])
     assert verdict.value == 3.0
     assert time.perf_counter() - start < 1.0  # three 0.4 s judges, concurrently
+
+
+# -- checked when built, not at the first sample (issue 16) ------------------------------------
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: rf.weighted_sum((length_ratio, "heavy")),
+         "weighted_sum: component 0 (length_ratio): weight 'heavy' is not a number or a schedule"),
+        (lambda: rf.weighted_sum((length_ratio, float("nan"))), "weight nan is not a finite number"),
+        (lambda: rf.weighted_sum((length_ratio, True)), "weight True is not a number"),
+        (lambda: rf.weighted_sum((length_ratio, rf.StepSchedule(at=1, after=float("nan")))), "finite number"),
+        (lambda: rf.LinearSchedule(start_step=10, end_step=5), "end_step (5) must come after start_step (10)"),
+        (lambda: rf.weighted_sum((length_ratio, 1.0, "a", "b")), "(reward, weight) or (reward, weight, name), got 4"),
+        (lambda: rf.weighted_sum((length_ratio, 1.0, "")), "a component name must be a non-empty string"),
+        (lambda: rf.weighted_sum(length_ratio, on_skipped="renormalise"),  # type: ignore[arg-type]
+         "on_skipped 'renormalise' is not one of renormalize, drop, zero, propagate (did you mean 'renormalize'?)"),
+        (lambda: rf.minimum(length_ratio, on_error="zero"), "on_error 'zero' is not one of drop, propagate"),  # type: ignore[arg-type]
+        (lambda: rf.gate(length_ratio, "exact_match", threshold=float("inf")), "threshold must be a finite number"),
+        (lambda: rf.weighted_sum(len), "'len' is a plain function, not a Reward; decorate it with @rf.reward"),  # type: ignore[arg-type]
+        (lambda: rf.weighted_sum(42), "42 is not a reward"),  # type: ignore[arg-type]
+        (lambda: rf.weighted_sum(), "a composite needs at least one component"),
+    ],
+    ids=["string-weight", "nan-weight", "bool-weight", "nan-in-schedule", "schedule-backwards", "long-tuple",
+         "empty-name", "unknown-policy", "aggregate-policy", "infinite-threshold", "plain-function", "not-a-reward",
+         "no-components"],
+)
+def test_bad_composites_are_refused_when_built_with_a_message_naming_the_part(build: object, message: str) -> None:
+    with pytest.raises((rf.UsageError, ValueError), match=re.escape(message)):
+        build()  # type: ignore[operator]
+
+
+def test_registry_names_work_wherever_a_reward_does() -> None:
+    strict = rf.resolve("exact_match", {"case_sensitive": True})
+    stack = rf.weighted_sum("exact_match", (strict, 0.5, "strict"))
+    [verdict] = rf.score(stack, [{"completion": "paris", "reference": "Paris"}])
+    assert verdict.components == {"exact_match": 1.0, "strict": 0.0} and verdict.value == 1.0
+    gated = rf.gate("exact_match", length_ratio, otherwise=-1.0)
+    assert [v.value for v in rf.score(gated, [{"completion": "12345", "reference": "12345"},
+                                               {"completion": "1", "reference": "2"}])] == [0.5, -1.0]
+    with pytest.raises(rf.RewardError, match=r"weighted_sum: component 1 \(exact_mach\): unknown reward "
+                                             r"'exact_mach' \(did you mean 'exact_match'\?\)"):
+        rf.weighted_sum("tag_format", ("exact_mach", 1.0))
+
+
+def test_a_three_tuple_names_its_component() -> None:
+    stack = rf.weighted_sum((length_ratio, 0.2, "format"), (rf.resolve("exact_match"), 1.0, "answer"))
+    [verdict] = rf.score(stack, [{"completion": "12345", "reference": "12345"}])
+    assert verdict.components == {"format": 0.5, "answer": 1.0}
+    assert verdict.value == pytest.approx(0.2 * 0.5 + 1.0)
+
+
+def test_every_compose_helper_is_typed_and_documented() -> None:
+    for helper in (rf.weighted_sum, rf.gate, rf.minimum, rf.maximum, rf.product):
+        doc = helper.__doc__ or ""
+        assert "Args:" in doc and "Returns:" in doc and "Raises:" in doc and ">>>" in doc, helper.__name__
+        hints = typing.get_type_hints(helper)
+        assert "return" in hints and all(name in hints for name in inspect.signature(helper).parameters)

@@ -91,6 +91,62 @@ def test_bad_stack_errors_name_the_problem(data: dict, message: str) -> None:
         parse_stack(data)
 
 
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("type: weighted_sum\ncomponents:\n  - reward: math_equivalance\n",
+         "components[0] (math_equivalance): unknown reward 'math_equivalance' (did you mean 'math_equivalence'?)"),
+        ("type: weighted_sum\ncomponents:\n  - reward: exact_match\n  - reward: regex_match\n    name: fmt\n"
+         "    weight: {at: 100, befor: 0.0, after: 0.5}\n",
+         "components[1] (fmt).weight: unknown key 'befor' (did you mean 'before'?)"),
+        ("type: weighted_sum\ncomponents:\n  - reward: exact_match\n    wieght: 2\n",
+         "components[0] (exact_match): unknown key 'wieght' (did you mean 'weight'?)"),
+        ("type: weighted_sum\ncomponents:\n  - reward: exact_match\n    weight: heavy\n",
+         "components[0] (exact_match).weight: Input should be a valid number"),
+        ("type: weighted_sum\non_skiped: drop\ncomponents:\n  - reward: exact_match\n",
+         "unknown key 'on_skiped' (did you mean 'on_skipped'?)"),
+        ("type: weighted_sum\non_skipped: renormalise\ncomponents:\n  - reward: exact_match\n",
+         "on_skipped: 'renormalise' is not one of 'renormalize', 'drop', 'zero' or 'propagate' "
+         "(did you mean 'renormalize'?)"),
+        ("type: weighted_summ\ncomponents:\n  - reward: exact_match\n",
+         "type: unknown type 'weighted_summ'; expected one of weighted_sum, gate, min, max, product "
+         "(did you mean 'weighted_sum'?)"),
+        ("type: weighted_sum\ncomponents:\n  - name: inner\n    reward:\n      type: gate\n"
+         "      gate: {reward: exact_match}\n      then: {reward: regex_match, params: {pattern: 3}}\n",
+         "components[0] (inner).then (regex_match): reward 'regex_match': invalid param 'pattern'"),
+        ("type: weighted_sum\ncomponents:\n  - reward:\n      type: min\n      components:\n"
+         "        - {reward: exact_match, weight: {start_step: 0, end_stp: 10}}\n",
+         "components[0] (min).reward.components[0] (exact_match).weight: unknown key 'end_stp' "
+         "(did you mean 'end_step'?)"),
+        ("- reward: exact_match\n", "a stack is a mapping with `type` and `components`, got list"),
+        ("", "a stack is a mapping with `type` and `components`, got an empty file"),
+    ],
+    ids=["unknown-reward", "schedule-key", "component-key", "weight-type", "stack-key", "policy", "type",
+         "nested-param", "nested-schedule", "not-a-mapping", "empty"],
+)
+def test_stack_file_errors_name_the_file_the_component_and_the_key(tmp_path: Path, yaml_text: str,
+                                                                   message: str) -> None:
+    stack_file = tmp_path / "my_stack.yaml"
+    stack_file.write_text(yaml_text)
+    with pytest.raises(RewardError) as info:
+        rf.resolve(stack_file)
+    assert str(info.value).startswith(f"{stack_file}: ")
+    assert message in str(info.value)
+
+
+def test_unknown_names_suggest_the_closest_known_one() -> None:
+    with pytest.raises(RewardError, match=r"unknown reward 'exact_mach' \(did you mean 'exact_match'\?\)"):
+        rf.resolve("exact_mach")
+    with pytest.raises(RewardError, match="unknown reward 'zzzz'; `rewardforge list` shows the known ones"):
+        rf.resolve("zzzz")
+
+
+def test_registry_function_has_a_noun_free_name_and_the_old_one_warns() -> None:
+    with pytest.warns(DeprecationWarning, match="use rewardforge.default_registry"):
+        old = rf.registry
+    assert old is rf.default_registry
+
+
 def test_missing_stack_file() -> None:
     with pytest.raises(RewardError, match="not found"):
         rf.resolve("does/not/exist.yaml")

@@ -439,7 +439,7 @@ def test_cli_scores_with_params_given_as_strings(tmp_path: Path, server: JudgeSe
     assert server.hits == 2
 
     server.default = lambda r: Status(503)
-    failing = [*command[:-4], "--param", "rubric=scale", "--param", "max_retries=0"]
+    failing = [*command[:-4], "--param", "rubric=scale", "--param", "max_retries=0", "--force"]  # replace out.jsonl
     result = subprocess.run(failing, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     out = [json.loads(line) for line in target.read_text().splitlines()]

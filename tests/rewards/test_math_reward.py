@@ -367,7 +367,7 @@ def test_registry_golden_cases_pass() -> None:
     for entry in ours:
         low_cases = 0
         for case in entry["golden"]:
-            reward = rewardforge.registry().get(entry["name"], case.get("params"))
+            reward = rewardforge.default_registry().get(entry["name"], case.get("params"))
             score = reward.score([Sample(completion=case["completion"], reference=case.get("reference"))])[0]
             where = f"{entry['name']}: {case}"
             if "status" in case:

@@ -26,8 +26,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from rewardforge.core.errors import RewardforgeError
 
-class TestSpecError(ValueError):
+
+class TestSpecError(RewardforgeError, ValueError):
     """The reference does not describe tests this verifier understands."""
 
     __test__ = False  # not a pytest test class, despite the name

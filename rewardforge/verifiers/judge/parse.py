@@ -11,10 +11,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from rewardforge.core.errors import RewardforgeError
+
 FormatKind = Literal["yes_no", "json", "tag", "last_number"]
 
 
-class VerdictError(ValueError):
+class VerdictError(RewardforgeError, ValueError):
     """The judge's text holds no verdict in the declared format."""
 
 
