@@ -4,7 +4,7 @@ The rules form one ranked list (`DEFAULT_RULES`, configurable with `rules=`):
 
 - committed answers (`rules.py`): `boxed`, `answer_tag`, `gsm8k`, `json`, `answer_is`, `minerva`;
 - the final statement when nothing was committed (`fallback.py`): `conclusion`, `last_math`,
-  `code`, `last_number` (the last number only as the final fallback), `choice`.
+  `code`, `last_number` (the last number only as the final fallback), `choice`, `truth`.
 
 The final-answer policy (`final.py`) decides where the answer may be (not inside `<think>`, not
 after an end-of-turn token). Among committed answers the one that ENDS LAST wins; an answer phrase
@@ -82,10 +82,11 @@ def check_rules(rules: Sequence[str]) -> tuple[str, ...]:
 
 
 def extract_answer(text: str, rules: Sequence[str] = DEFAULT_RULES, *, think: ThinkPolicy = "skip",
-                   choice: bool = False) -> Extraction | None:
+                   choice: bool = False, truth: bool = False) -> Extraction | None:
     """The final answer of `text` (see the module docstring), or None when no rule finds one.
 
-    `choice=True` (the gold is a choice letter) also lets a bare letter be the answer.
+    `choice=True` (the gold is a choice letter) also lets a bare letter be the answer; `truth=True`
+    (the gold is true/false or yes/no) reads those words in the final statement before any number.
 
     >>> found = extract_answer(r"w=\\boxed{6}, so the area is 6*18. Final answer: $\\boxed{108}$")
     >>> (found.text, found.rule)
@@ -98,7 +99,7 @@ def extract_answer(text: str, rules: Sequence[str] = DEFAULT_RULES, *, think: Th
     statements = [s for rule in rules if rule in FINDERS for s in FINDERS[rule](region.text)]
     statements = [s for s in statements if s.problem or answer_like(s.answer)]
     if not statements:
-        found = final_statement(region.text, rules, choice=choice)
+        found = final_statement(region.text, rules, choice=choice, truth=truth)
         return None if found is None else _build(found, region.offset)
     rank = {rule: i for i, rule in enumerate(rules)}
     final = max(statements, key=lambda s: (s.end, -rank[s.rule], s.start))
@@ -214,13 +215,24 @@ def answer_is_math(answer: str) -> bool:
     return (bool(spans) and spans[0].start == 0 and spans[0].end == len(stripped)) or stripped.startswith("\\boxed")
 
 
+_VERDICT_WORDS = re.compile(
+    r"^\W*(?:(?:indeed|definitely|probably|likely|also|still|now|then|therefore|thus|clearly|very|most|quite|"
+    r"entirely|completely|fully|perfectly|not)\s+)*(?:correct|right|wrong|incorrect|valid|invalid|consistent|"
+    r"reasonable|plausible|confirmed|verified|accurate|fine|ok|okay|sound|solid|the same|unchanged|unique)\b",
+    re.IGNORECASE,
+)
+
+
 def answer_like(answer: str) -> bool:
-    """Whether an answer phrase holds an answer (math, a number, a letter, a few words), not prose."""
+    """Whether an answer phrase holds an answer (math, a number, a letter, a few words), not prose
+    and not a verdict on an earlier answer ("so our answer is correct", "the answer is consistent")."""
     answer = answer.strip()
     if not answer or len(answer) > MAX_ANSWER_CHARS:
         return bool(answer)
     if _ANSWER_LIKE.search(answer):
         return True
+    if _VERDICT_WORDS.match(answer):
+        return False
     return len(answer.split()) <= MAX_TEXT_ANSWER_WORDS
 
 
