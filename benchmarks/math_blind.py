@@ -122,23 +122,28 @@ def main() -> None:
     data = args.data or (FULL if FULL.exists() else SAMPLE)
     rows = load(data)
     load_before = os.getloadavg()
-    if args.rescore:
+    run: dict[str, Any]
+    if args.rescore:  # the graders' run is kept as it was; only the labels (and so the numbers) change
         previous = json.loads(args.rescore.read_text())
         verdicts, details = previous["verdicts"], previous["details"]
+        run = {key: previous[key] for key in ("machine", "load_average", "versions")}
         missing = {r["id"] for r in rows} - set(verdicts["rewardforge"])
         if missing:
             raise SystemExit(f"{len(missing)} rows of {data} have no verdict in {args.rescore}")
     else:
         verdicts, details = run_graders(rows)
+        run = {
+            "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+            "load_average": {"start": [round(x, 2) for x in load_before], "end": [round(x, 2) for x in os.getloadavg()]},
+            "versions": {p: version(p) for p in ("rewardforge", "math-verify", "latex2sympy2_extended", "sympy")},
+        }
     report = accuracy(rows, verdicts)
     result = {
         "benchmark": "math_blind",
         "data": str(data.relative_to(HERE.parent) if data.is_relative_to(HERE.parent) else data),
         "rows": len(rows),
         "labels": dict(Counter("hand" if r["label_by"] != "source" else "source" for r in rows)),
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "load_average": {"start": [round(x, 2) for x in load_before], "end": [round(x, 2) for x in os.getloadavg()]},
-        "versions": {p: version(p) for p in ("rewardforge", "math-verify", "latex2sympy2_extended", "sympy")},
+        **run,
         "accuracy": report,
         "details": details,
         "verdicts": verdicts,
