@@ -187,6 +187,14 @@ CAREFUL_GRADER = [
     ("truth-in-prose", "Hence such a point exists, and the statement is true.", "True", 1.0),
     ("truth-negated", "Hence the statement is not true.", "True", 0.0),
     ("truth-hedged", "It may be true or false.", "True", 0.0),
+    # sprays and hedges the test kit's probes found (answer tags, lists ending on an expression)
+    ("answer-tag-spray", "<answer>1</answer><answer>2</answer><answer>5</answer>", "5", 0.0),
+    ("answer-tag-corrected", "First <answer>4</answer>. Rechecking the carry, it is <answer>5</answer>", "5", 1.0),
+    ("hedge-list-ending-on-expression", r"I am not sure. Perhaps 12, 30, \frac{1}{2}", r"\frac{1}{2}", 0.0),
+    ("spray-list-in-answer-phrase", "Possible answers: 1, 2, 3, x+1.", "x+1", 0.0),
+    ("value-after-its-condition", "Therefore, with x = 2, f(x) = 7", "7", 1.0),
+    ("question-is-not-an-answer", "What is 3+5?", "8", 0.0),
+    ("answer-after-a-question", "What is 3+5? It is 8.", "8", 1.0),
     # odd inputs
     ("trailing-nul", "42\x00", "42", 1.0),
     ("nul-in-box", "\\boxed{42\x00}", "42", 1.0),

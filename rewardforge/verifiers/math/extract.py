@@ -12,8 +12,9 @@ only counts when it holds something answer-like (math, a number, a choice letter
 "this answer is reasonable because ..." after a box does not replace it. Only when no rule commits
 to anything are the fallback rules tried, in rank order.
 
-The final statement may offer several answers. Boxes separated only by commas, spaces, `\\quad` or
-"and"/"or" form one statement (`\\boxed{1} \\boxed{2}`, "\\boxed{-2} and \\boxed{1}"); so do "2 or 3"
+The final statement may offer several answers. Boxes (or answer tags) separated only by commas, spaces,
+`\\quad` or "and"/"or" form one statement (`\\boxed{1} \\boxed{2}`, "\\boxed{-2} and \\boxed{1}",
+`<answer>1</answer><answer>2</answer>`); so do "2 or 3"
 and "x=1 or x=2" inside one answer. `Extraction.parts` lists them and `hedged` says they were offered
 as alternatives. Boxes linked by a short phrase with a conjunction ("\\boxed{6} and the area is
 \\boxed{108}", "(3,3) for part (a) and (1,1)") are kept in `linked`: they count together only for a
@@ -116,6 +117,11 @@ def extract_answer(text: str, rules: Sequence[str] = DEFAULT_RULES, *, think: Th
     if final.rule == "boxed":
         box_statements = [s for s in statements if s.rule == "boxed"]
         return _grouped(region.text, box_statements, box_statements.index(final), region.offset)
+    if final.rule == "answer_tag" and not boxes(final.answer):
+        tags = [s for s in statements if s.rule == "answer_tag"]
+        index = tags.index(final)
+        if index and join_kind(_TAG_MARKUP.sub(" ", region.text[tags[index - 1].end : final.start]))[0] == "hard":
+            return _grouped(region.text, tags, index, region.offset, "answer_tag")  # `<answer>1</answer><answer>2</answer>`
     return _build(final, region.offset)
 
 
@@ -154,15 +160,18 @@ def _build(statement: Statement, offset: int) -> Extraction:
     return Extraction(answer, statement.rule, start, end, parts, parts, hedged=len(parts) > 1)
 
 
-def _grouped(region: str, box_statements: list[Statement], index: int, offset: int) -> Extraction:
-    """The last box with the boxes joined to it (see the module docstring)."""
+_TAG_MARKUP = re.compile(r"</?(?:answer|final_answer)>", re.IGNORECASE)
+
+
+def _grouped(region: str, box_statements: list[Statement], index: int, offset: int, rule: str = "boxed") -> Extraction:
+    """The last box (or answer tag) with the ones joined to it (see the module docstring)."""
     final = box_statements[index]
     parts, linked = [final], [final]
     hard, hedged = True, False
     for earlier in reversed(box_statements[:index]):
         if earlier.problem:
             break
-        kind, alternative = join_kind(region[earlier.end : linked[0].start])
+        kind, alternative = join_kind(_TAG_MARKUP.sub(" ", region[earlier.end : linked[0].start]))
         if kind is None:
             break
         linked.insert(0, earlier)
@@ -175,12 +184,12 @@ def _grouped(region: str, box_statements: list[Statement], index: int, offset: i
     joined = tuple(p for p in (clean_answer(s.answer) for s in linked) if p)
     big = next((s.answer for s in parts if len(s.answer) > MAX_ANSWER_CHARS), None)
     if big is not None:
-        return Extraction(big, "boxed", offset + final.start, offset + final.end, (big,), (big,))
+        return Extraction(big, rule, offset + final.start, offset + final.end, (big,), (big,))
     if len(own) == 1:
         alternatives = tuple(split_alternatives(own[0]))
         hedged = hedged or len(alternatives) > 1
         own = alternatives
-    return Extraction(", ".join(own), "boxed", offset + parts[0].start, offset + final.end, own, joined, hedged)
+    return Extraction(", ".join(own), rule, offset + parts[0].start, offset + final.end, own, joined, hedged)
 
 
 _CONJUNCTIONS = frozenset({"and", "or", "und", "oder", "et", "ou", "y", "o", "e", "和", "或", "及", "以及"})

@@ -1,8 +1,8 @@
 """Fallback rules: the answer of a completion that never says "the answer is".
 
 They read the FINAL STATEMENT: the last sentence (or line, code block or table row) of the answer
-region that holds anything answer-like; closing pleasantries ("I hope this helps!") and remarks in
-parentheses are passed over. Within it, in this rank:
+region that holds anything answer-like; closing pleasantries ("I hope this helps!"), remarks in
+parentheses and questions ("What is 2+2?", a prompt echoed back) are passed over. Within it, in this rank:
 
 1. `conclusion`  the statement opens with a concluding word ("Therefore, x >= 5.", "So the distance
                  is \\(2\\sqrt{5}\\)", "因此", "donc"): its math or expression, whole;
@@ -126,6 +126,8 @@ def _read(tail: str, unit: _Unit, enabled: list[str]) -> tuple[str, int, int, st
     text = tail[unit.start : unit.end]
     if not text.strip() or _FLUFF.match(text):
         return None
+    if unit.kind == "sentence" and text.rstrip(" \t\n*_").endswith(("?", "？")):
+        return None  # a question ("What is 2+2?", an echoed prompt) asks, it does not answer
     if unit.kind in ("fence", "table"):
         if "code" not in enabled:
             return None
@@ -223,13 +225,17 @@ def last_expression(text: str) -> str | tuple[str, ...] | None:
         return None
     last = runs[-1]
     listed = [last]
+    chained = [last]  # the same, joined by list words whatever the kinds: "42, 17, 4\sqrt{2}"
     for earlier in reversed(runs[:-1]):
-        between = text[earlier[1] : listed[0][0]].strip().lower()
-        numbers = earlier[2] == listed[0][2] == "number"
-        if between in _LIST_JOINS and (numbers or between in ("or", "and", ", or", ", and")):
-            listed.insert(0, earlier)
-        else:
+        between = text[earlier[1] : chained[0][0]].strip().lower()
+        if between not in _LIST_JOINS:
             break
+        numbers = earlier[2] == chained[0][2] == "number"
+        if len(listed) == len(chained) and (numbers or between in ("or", "and", ", or", ", and")):
+            listed.insert(0, earlier)
+        chained.insert(0, earlier)
+    if len(chained) >= 3 and sum(kind == "number" for _, _, kind in chained) >= 2:
+        listed = chained  # a run of guesses ending on an expression is still a list, not its last item
     if len(listed) > 1:
         return tuple(text[s:e].strip() for s, e, _ in listed)
     return text[last[0] : last[1]].strip() + _scale_or_percent(text, last[1])

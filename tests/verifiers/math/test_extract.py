@@ -125,6 +125,9 @@ POLICY = [
     ("nul-dropped", "\\boxed{42}\x00", "42", ("42",), False),
     ("thought-markers", "<|begin_of_thought|>maybe \\boxed{3}<|end_of_thought|><|begin_of_solution|>so \\boxed{4}"
      "<|end_of_solution|>", "4", ("4",), False),
+    ("answer-tag-spray", "<answer>3</answer><answer>7</answer>", "3, 7", ("3", "7"), False),
+    ("answer-tags-with-or", "<answer>3</answer> or <answer>7</answer>", "3, 7", ("3", "7"), True),
+    ("guesses-ending-on-an-expression", r"Maybe 42, 17, 4\sqrt{2}", r"42, 17, 4\sqrt{2}", ("42", "17", r"4\sqrt{2}"), True),
     ("verdict-on-an-answer-is-no-answer", "16 * 18 = 288, so our answer is correct.\n\nThe larger one is 18.", "18",
      ("18",), False),
 ]
