@@ -183,7 +183,7 @@ class MathEquivalence(_ParamsReward):
             if gold is None:
                 return Score.skipped("no usable reference answer (need a string or a number)")
             found = extract_answer(sample.completion_text, self.config.rules, think=self.config.think,
-                                   choice=gold.choice is not None)
+                                   choice=gold.choice is not None, truth=gold.truth is not None)
         except Exception as exc:  # one unreadable sample is an error for itself only, never for its batch
             return Score.error(f"cannot read this sample: {type(exc).__name__}: {str(exc)[:200]}")
         info: dict[str, Any] = {"gold": gold.text}

@@ -4,7 +4,7 @@ The rules form one ranked list (`DEFAULT_RULES`, configurable with `rules=`):
 
 - committed answers (`rules.py`): `boxed`, `answer_tag`, `gsm8k`, `json`, `answer_is`, `minerva`;
 - the final statement when nothing was committed (`fallback.py`): `conclusion`, `last_math`,
-  `code`, `last_number` (the last number only as the final fallback), `choice`.
+  `code`, `last_number` (the last number only as the final fallback), `choice`, `truth`.
 
 The final-answer policy (`final.py`) decides where the answer may be (not inside `<think>`, not
 after an end-of-turn token). Among committed answers the one that ENDS LAST wins; an answer phrase
@@ -12,8 +12,9 @@ only counts when it holds something answer-like (math, a number, a choice letter
 "this answer is reasonable because ..." after a box does not replace it. Only when no rule commits
 to anything are the fallback rules tried, in rank order.
 
-The final statement may offer several answers. Boxes separated only by commas, spaces, `\\quad` or
-"and"/"or" form one statement (`\\boxed{1} \\boxed{2}`, "\\boxed{-2} and \\boxed{1}"); so do "2 or 3"
+The final statement may offer several answers. Boxes (or answer tags) separated only by commas, spaces,
+`\\quad` or "and"/"or" form one statement (`\\boxed{1} \\boxed{2}`, "\\boxed{-2} and \\boxed{1}",
+`<answer>1</answer><answer>2</answer>`); so do "2 or 3"
 and "x=1 or x=2" inside one answer. `Extraction.parts` lists them and `hedged` says they were offered
 as alternatives. Boxes linked by a short phrase with a conjunction ("\\boxed{6} and the area is
 \\boxed{108}", "(3,3) for part (a) and (1,1)") are kept in `linked`: they count together only for a
@@ -82,10 +83,11 @@ def check_rules(rules: Sequence[str]) -> tuple[str, ...]:
 
 
 def extract_answer(text: str, rules: Sequence[str] = DEFAULT_RULES, *, think: ThinkPolicy = "skip",
-                   choice: bool = False) -> Extraction | None:
+                   choice: bool = False, truth: bool = False) -> Extraction | None:
     """The final answer of `text` (see the module docstring), or None when no rule finds one.
 
-    `choice=True` (the gold is a choice letter) also lets a bare letter be the answer.
+    `choice=True` (the gold is a choice letter) also lets a bare letter be the answer; `truth=True`
+    (the gold is true/false or yes/no) reads those words in the final statement before any number.
 
     >>> found = extract_answer(r"w=\\boxed{6}, so the area is 6*18. Final answer: $\\boxed{108}$")
     >>> (found.text, found.rule)
@@ -98,7 +100,7 @@ def extract_answer(text: str, rules: Sequence[str] = DEFAULT_RULES, *, think: Th
     statements = [s for rule in rules if rule in FINDERS for s in FINDERS[rule](region.text)]
     statements = [s for s in statements if s.problem or answer_like(s.answer)]
     if not statements:
-        found = final_statement(region.text, rules, choice=choice)
+        found = final_statement(region.text, rules, choice=choice, truth=truth)
         return None if found is None else _build(found, region.offset)
     rank = {rule: i for i, rule in enumerate(rules)}
     final = max(statements, key=lambda s: (s.end, -rank[s.rule], s.start))
@@ -115,6 +117,11 @@ def extract_answer(text: str, rules: Sequence[str] = DEFAULT_RULES, *, think: Th
     if final.rule == "boxed":
         box_statements = [s for s in statements if s.rule == "boxed"]
         return _grouped(region.text, box_statements, box_statements.index(final), region.offset)
+    if final.rule == "answer_tag" and not boxes(final.answer):
+        tags = [s for s in statements if s.rule == "answer_tag"]
+        index = tags.index(final)
+        if index and join_kind(_TAG_MARKUP.sub(" ", region.text[tags[index - 1].end : final.start]))[0] == "hard":
+            return _grouped(region.text, tags, index, region.offset, "answer_tag")  # `<answer>1</answer><answer>2</answer>`
     return _build(final, region.offset)
 
 
@@ -153,15 +160,18 @@ def _build(statement: Statement, offset: int) -> Extraction:
     return Extraction(answer, statement.rule, start, end, parts, parts, hedged=len(parts) > 1)
 
 
-def _grouped(region: str, box_statements: list[Statement], index: int, offset: int) -> Extraction:
-    """The last box with the boxes joined to it (see the module docstring)."""
+_TAG_MARKUP = re.compile(r"</?(?:answer|final_answer)>", re.IGNORECASE)
+
+
+def _grouped(region: str, box_statements: list[Statement], index: int, offset: int, rule: str = "boxed") -> Extraction:
+    """The last box (or answer tag) with the ones joined to it (see the module docstring)."""
     final = box_statements[index]
     parts, linked = [final], [final]
     hard, hedged = True, False
     for earlier in reversed(box_statements[:index]):
         if earlier.problem:
             break
-        kind, alternative = join_kind(region[earlier.end : linked[0].start])
+        kind, alternative = join_kind(_TAG_MARKUP.sub(" ", region[earlier.end : linked[0].start]))
         if kind is None:
             break
         linked.insert(0, earlier)
@@ -174,12 +184,12 @@ def _grouped(region: str, box_statements: list[Statement], index: int, offset: i
     joined = tuple(p for p in (clean_answer(s.answer) for s in linked) if p)
     big = next((s.answer for s in parts if len(s.answer) > MAX_ANSWER_CHARS), None)
     if big is not None:
-        return Extraction(big, "boxed", offset + final.start, offset + final.end, (big,), (big,))
+        return Extraction(big, rule, offset + final.start, offset + final.end, (big,), (big,))
     if len(own) == 1:
         alternatives = tuple(split_alternatives(own[0]))
         hedged = hedged or len(alternatives) > 1
         own = alternatives
-    return Extraction(", ".join(own), "boxed", offset + parts[0].start, offset + final.end, own, joined, hedged)
+    return Extraction(", ".join(own), rule, offset + parts[0].start, offset + final.end, own, joined, hedged)
 
 
 _CONJUNCTIONS = frozenset({"and", "or", "und", "oder", "et", "ou", "y", "o", "e", "和", "或", "及", "以及"})
@@ -214,13 +224,24 @@ def answer_is_math(answer: str) -> bool:
     return (bool(spans) and spans[0].start == 0 and spans[0].end == len(stripped)) or stripped.startswith("\\boxed")
 
 
+_VERDICT_WORDS = re.compile(
+    r"^\W*(?:(?:indeed|definitely|probably|likely|also|still|now|then|therefore|thus|clearly|very|most|quite|"
+    r"entirely|completely|fully|perfectly|not)\s+)*(?:correct|right|wrong|incorrect|valid|invalid|consistent|"
+    r"reasonable|plausible|confirmed|verified|accurate|fine|ok|okay|sound|solid|the same|unchanged|unique)\b",
+    re.IGNORECASE,
+)
+
+
 def answer_like(answer: str) -> bool:
-    """Whether an answer phrase holds an answer (math, a number, a letter, a few words), not prose."""
+    """Whether an answer phrase holds an answer (math, a number, a letter, a few words), not prose
+    and not a verdict on an earlier answer ("so our answer is correct", "the answer is consistent")."""
     answer = answer.strip()
     if not answer or len(answer) > MAX_ANSWER_CHARS:
         return bool(answer)
     if _ANSWER_LIKE.search(answer):
         return True
+    if _VERDICT_WORDS.match(answer):
+        return False
     return len(answer.split()) <= MAX_TEXT_ANSWER_WORDS
 
 

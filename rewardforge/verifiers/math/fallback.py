@@ -1,19 +1,23 @@
 """Fallback rules: the answer of a completion that never says "the answer is".
 
 They read the FINAL STATEMENT: the last sentence (or line, code block or table row) of the answer
-region that holds anything answer-like; closing pleasantries ("I hope this helps!") and remarks in
-parentheses are passed over. Within it, in this rank:
+region that holds anything answer-like; closing pleasantries ("I hope this helps!"), remarks in
+parentheses and questions ("What is 2+2?", a prompt echoed back) are passed over. Within it, in this rank:
 
 1. `conclusion`  the statement opens with a concluding word ("Therefore, x >= 5.", "So the distance
                  is \\(2\\sqrt{5}\\)", "因此", "donc"): its math or expression, whole;
 2. `last_math`   its last `$...$`, `$$...$$`, `\\(...\\)` or `\\[...\\]`, whole;
 3. `code`        `` `42` ``, the last line of a fenced block, the last cell of a markdown table row;
 4. `last_number` its last number, always whole: an expression it belongs to (`\\frac{10}{9}`,
-                 `2\\sqrt{5}`, `x >= 5`, `3 + 4 = 7`), thousands groups (`1 000`), `.4`, a trailing `%`
-                 or scale word ("2.5 million"), or number words ("twelve", "十二"); never digits glued to
-                 letters (`AZYUK2A`). A list of numbers there ("Maybe 10, 20, 72") is a hedge; "there are
-                 no solutions" is the empty set;
-5. `choice`      a bare or decorated choice letter ("(B)", "**C**"), only when the gold is a letter.
+                 `2\\sqrt{5}`, `36√3`, `x >= 5`, `3 + 4 = 7`, markdown bold read through), thousands
+                 groups (`1 000`), `.4`, a trailing `%` or scale word ("2.5 million"), or number words
+                 ("twelve", "十二"); never digits glued to letters (`AZYUK2A`). A list of numbers there
+                 ("Maybe 10, 20, 72") is a hedge; "there are no solutions" is the empty set;
+5. `choice`      a bare or decorated choice letter ("(B)", "**C**"), only when the gold is a letter;
+6. `truth`       only when the gold is true/false or yes/no, and then read FIRST, in the last three
+                 statements: the last "true" or "false" of a statement ("... such that the equation
+                 holds is true."; "is not true" is false), or a "Yes"/"No" that opens one ("No. It
+                 diverges at x = 2."); both words in one statement are a hedge.
 
 Only the last `TAIL` characters are read: a final answer is at the end.
 """
@@ -30,7 +34,8 @@ from rewardforge.verifiers.math.words import NUMBER_WORDS, SCALE_WORDS, words_to
 
 TAIL = 4_000
 MAX_SENTENCES = 40
-FALLBACK_RULES = ("conclusion", "last_math", "code", "last_number", "choice")
+TRUTH_UNITS = 3
+FALLBACK_RULES = ("conclusion", "last_math", "code", "last_number", "choice", "truth")
 
 _FENCE = re.compile(r"```[^\n`]{0,40}\n(.*?)(?:```|\Z)", re.DOTALL)
 _INLINE_CODE = re.compile(r"`([^`\n]{1,200})`")
@@ -44,12 +49,13 @@ _FLUFF = re.compile(r"^[\s*_#>-]*\(.*\)[\s.*_]*$", re.DOTALL)
 _TOKEN = re.compile(
     r"(?P<num>\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d,.])|\d(?:[\d,]*\d)?(?:\.\d+)?(?:[eE][-+]?\d+)?|\.\d+)"
     r"|(?P<cmd>\\[a-zA-Z]+|\\[{}|,;!])"
-    r"|(?P<op>>=|<=|!=|==|\\geq|\\leq|[-+*/^=<>×÷·≤≥≠±%!_'⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺])"
+    r"|(?P<op>>=|<=|!=|==|\\geq|\\leq|[-+*/^=<>×÷·≤≥≠±√%!_'⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺])"
     r"|(?P<open>[({\[])|(?P<close>[)}\]])"
     r"|(?P<word>[^\W\d_]+)"
     r"|(?P<space>[ \t]+)|(?P<dollar>\$)|(?P<comma>,)|(?P<other>.)",
 )
-_FUNCTION_WORDS = frozenset({"sin", "cos", "tan", "log", "ln", "exp", "sqrt", "pi", "i", "e"})
+_FUNCTION_WORDS = frozenset({"sin", "cos", "tan", "log", "ln", "exp", "sqrt", "pi", "π", "i", "e"})
+_EMPHASIS = re.compile(r"(?<![\w)])(?:\*\*|__)|(?:\*\*|__)(?![\w(])")  # bold marks, not `2**3`
 _GLUED_OR = re.compile(r"(?<=[\d)}])(or|and)(?=[A-Za-z]\()")  # `W(x)=1orW(x)=-1`
 _HEDGE = re.compile(r"\b(?:or|maybe|perhaps|possibly|either|probably|not sure|guess)\b", re.IGNORECASE)
 _WEAK_NUMBER_WORDS = frozenset({"a", "an", "and", "un", "une", "e", "y"})  # never a number on their own
@@ -68,16 +74,29 @@ class _Unit:
     kind: str = "sentence"
 
 
-def final_statement(region: str, rules: Sequence[str], *, choice: bool = False) -> Statement | None:
+def final_statement(region: str, rules: Sequence[str], *, choice: bool = False, truth: bool = False) -> Statement | None:
     """The answer of the final statement by the enabled fallback rules (see the module docstring)."""
-    enabled = [r for r in FALLBACK_RULES if r in rules and (r != "choice" or choice)]
-    if not enabled:
+    enabled = [r for r in FALLBACK_RULES if r in rules and (r != "choice" or choice) and r != "truth"]
+    truth = truth and "truth" in rules
+    if not enabled and not truth:
         return None
     offset = max(0, len(region) - TAIL)
     tail = region[offset:]
     for span in broken_spans(tail):  # inline math broken over lines: malformed, so unreadable
         tail = tail[: span.start] + " " * (span.end - span.start) + tail[span.end :]
-    for unit in reversed(_units(tail)[-MAX_SENTENCES:]):
+    units = _units(tail)[-MAX_SENTENCES:]
+    # a true/false gold: a truth word in the last statements comes before any number ("No. It diverges at x = 2.")
+    passes = [(units[-TRUTH_UNITS:], ["truth"])] if truth else []
+    for candidates, rules_now in [*passes, (units, enabled)]:
+        found = _first_answer(tail, candidates, rules_now, offset)
+        if found is not None:
+            return found
+    return None
+
+
+def _first_answer(tail: str, units: list[_Unit], enabled: list[str], offset: int) -> Statement | None:
+    """The answer of the last unit that has one, by the first rule of `enabled` that finds it."""
+    for unit in reversed(units):
         found = _read(tail, unit, enabled)
         if found is not None:
             rule, start, end, answer = found
@@ -107,6 +126,8 @@ def _read(tail: str, unit: _Unit, enabled: list[str]) -> tuple[str, int, int, st
     text = tail[unit.start : unit.end]
     if not text.strip() or _FLUFF.match(text):
         return None
+    if unit.kind == "sentence" and text.rstrip(" \t\n*_").endswith(("?", "？")):
+        return None  # a question ("What is 2+2?", an echoed prompt) asks, it does not answer
     if unit.kind in ("fence", "table"):
         if "code" not in enabled:
             return None
@@ -148,7 +169,26 @@ def _answer_in(text: str, rule: str) -> str | tuple[str, ...] | None:
     if rule == "choice":
         letters = list(_CHOICE.finditer(text))
         return next(g for g in letters[-1].groups() if g) if letters else None
+    if rule == "truth":
+        return _truth(text)
     return None
+
+
+_TRUTH = re.compile(r"(?<![\w\\])(true|false)(?!\w)", re.IGNORECASE)
+_NEGATION = re.compile(r"(?:\bnot|n't)\s+$", re.IGNORECASE)
+_YES_NO = re.compile(r"^[\s*_#>-]*(yes|no)(?![\w'])", re.IGNORECASE)
+
+
+def _truth(text: str) -> str | tuple[str, ...] | None:
+    """"... is true." -> True, "is not true" -> False, a statement opening with "Yes"/"No"."""
+    found = []
+    for m in _TRUTH.finditer(text):
+        negated = _NEGATION.search(text, max(0, m.start() - 8), m.start()) is not None
+        found.append("True" if (m.group(1).lower() == "true") != negated else "False")
+    if found:
+        return found[-1] if len(set(found)) == 1 else tuple(dict.fromkeys(found))
+    opening = _YES_NO.match(text)
+    return opening.group(1).capitalize() if opening else None
 
 
 _NO_SOLUTION = re.compile(r"\bno (?:real |such |integer )?(?:solutions?|roots?)\b|\bhas no solution", re.IGNORECASE)
@@ -178,18 +218,24 @@ def last_expression(text: str) -> str | tuple[str, ...] | None:
     """The last expression with a number in it, whole (see `last_number` in the module docstring);
     a comma- or "or"-separated list of plain numbers comes back as that list (a hedge)."""
     text = _GLUED_OR.sub(r" \1 ", text[-2_000:])
+    if "**" in text or "__" in text:  # markdown bold (`= **108**`) is emphasis, not an operator
+        text = _EMPHASIS.sub("", text)
     runs = _runs(text)
     if not runs:
         return None
     last = runs[-1]
     listed = [last]
+    chained = [last]  # the same, joined by list words whatever the kinds: "42, 17, 4\sqrt{2}"
     for earlier in reversed(runs[:-1]):
-        between = text[earlier[1] : listed[0][0]].strip().lower()
-        numbers = earlier[2] == listed[0][2] == "number"
-        if between in _LIST_JOINS and (numbers or between in ("or", "and", ", or", ", and")):
-            listed.insert(0, earlier)
-        else:
+        between = text[earlier[1] : chained[0][0]].strip().lower()
+        if between not in _LIST_JOINS:
             break
+        numbers = earlier[2] == chained[0][2] == "number"
+        if len(listed) == len(chained) and (numbers or between in ("or", "and", ", or", ", and")):
+            listed.insert(0, earlier)
+        chained.insert(0, earlier)
+    if len(chained) >= 3 and sum(kind == "number" for _, _, kind in chained) >= 2:
+        listed = chained  # a run of guesses ending on an expression is still a list, not its last item
     if len(listed) > 1:
         return tuple(text[s:e].strip() for s, e, _ in listed)
     return text[last[0] : last[1]].strip() + _scale_or_percent(text, last[1])
@@ -247,7 +293,7 @@ def _joins(kind: str, token: str, before: str, after: tuple[str, str, int, int],
     if kind in ("cmd", "open"):
         return True
     if kind == "op":
-        return run is not None or (token in "-+±" and after[0] in ("num", "cmd", "open"))
+        return run is not None or (token in "-+±√" and after[0] in ("num", "cmd", "open"))
     if kind in ("close", "space"):
         return run is not None
     if kind == "dollar":

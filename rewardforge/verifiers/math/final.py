@@ -4,8 +4,9 @@ What the completion commits to at its END counts:
 - Text after an end-of-turn token (`<|im_end|>`, `<|eot_id|>`, `</s>`, ...) or a line that opens a
   new "User:" / "Human:" turn is not the answer: a model that runs on into a conversation it makes
   up has stopped answering. NUL characters are dropped.
-- With `think="skip"` (the default), the reasoning inside `<think>...</think>` is working, not a
-  commitment: only what follows the last `</think>` is read. A completion cut off inside `<think>`
+- With `think="skip"` (the default), the reasoning inside `<think>...</think>` (also `<thinking>`,
+  `<reasoning>`, and Sky-T1 / OpenThoughts' `<|begin_of_thought|>...<|end_of_thought|>`) is working, not
+  a commitment: only what follows the last closing tag is read. A completion cut off inside `<think>`
   has no committed answer at all, and never scores from a number found in its working.
   `think="include"` reads the whole completion.
 - Among the answers found (boxes, tags, answer phrases), the one that ends last wins, so a box of an
@@ -29,8 +30,8 @@ _END_OF_TURN = re.compile(
     r"<\|im_end\|>|<\|im_start\|>|<\|eot_id\|>|<\|endoftext\|>|<\|end\|>|<end_of_turn>|<\|end_of_text\|>"
     r"|<｜end▁of▁sentence｜>|</s>|\n[ \t]*(?:User|Human|USER|HUMAN):[ \t]"
 )
-_THINK_OPEN = re.compile(r"<(think|thinking|reasoning)>", re.IGNORECASE)
-_THINK_CLOSE = re.compile(r"</(?:think|thinking|reasoning)>", re.IGNORECASE)
+_THINK_OPEN = re.compile(r"<(?:think|thinking|reasoning)>|<\|begin_of_thought\|>", re.IGNORECASE)
+_THINK_CLOSE = re.compile(r"</(?:think|thinking|reasoning)>|<\|end_of_thought\|>", re.IGNORECASE)
 RETRACTION_WINDOW = 600
 _RETRACTION = re.compile(
     r"\b(?:that|this|it|my (?:answer|calculation|result)|the (?:above|previous) (?:answer|result|solution))"

@@ -68,6 +68,12 @@ class Gold:
         return normalised.count("\\lor") + 1
 
     @functools.cached_property
+    def truth(self) -> str | None:
+        """"True"/"False"/"Yes"/"No", when the gold is a truth value (TheoremQA, logic tasks)."""
+        word = normalize(self.text).casefold() if len(self.text) < 20 else ""
+        return word.capitalize() if word in ("true", "false", "yes", "no") else None
+
+    @functools.cached_property
     def choice(self) -> str | None:
         """The letter, when the gold is a multiple-choice letter (`C`, `(C)`, `\\text{(C)}`)."""
         found = _CHOICE.match(normalize(self.text)) if len(self.text) < 40 else None

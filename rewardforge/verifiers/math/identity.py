@@ -7,6 +7,7 @@
   floating point at small positive points (where cancellation stays tame): agreement to 1e-10 at
   every point is a positive verdict, a gap above 1e-6 a negative one, anything between is left to
   sympy. The symbolic worker decides such pairs the same way, only 1000x slower.
+- Subscripted names (`x_1`, `r_{0}`) are variables like any letter.
 Anything this cannot evaluate (equations, unknown commands) is left undecided for the symbolic
 layer. It runs in the parent under the numeric layer's size limits.
 """
@@ -47,6 +48,7 @@ def identity_equal(gold: str, answer: str, *, up_to_constant: bool = False) -> b
         return None
     if _WORD.search(gold) or _WORD.search(answer):
         return None  # words are not products of letters: "listen" is not "silent"
+    gold, answer = _plain_names(gold, answer)
     names = sorted(variables_in(gold) | variables_in(answer))
     if not names:
         return None
@@ -57,6 +59,24 @@ def identity_equal(gold: str, answer: str, *, up_to_constant: bool = False) -> b
         return _float_pass(gold, answer, names, rng, up_to_constant)
     except (NotNumeric, TooLarge, RecursionError, ValueError):
         return None
+
+
+_SUBSCRIPTED = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]_(?:\{[a-zA-Z0-9]{1,6}\}|[a-zA-Z0-9])")
+_FREE_LETTERS = "ABCDFGHJKLMNOPQRSTUVWXYZabcdfghjklmnopqrstuvwxyz"
+
+
+def _plain_names(gold: str, answer: str) -> tuple[str, str]:
+    """Subscripted names (`x_1`, `r_{0}`, `E_2`) as letters neither side uses, so they can be evaluated."""
+    if "_" not in gold and "_" not in answer:
+        return gold, answer
+    subscripted = sorted(set(_SUBSCRIPTED.findall(gold)) | set(_SUBSCRIPTED.findall(answer)), key=len, reverse=True)
+    used = variables_in(_SUBSCRIPTED.sub("", gold)) | variables_in(_SUBSCRIPTED.sub("", answer))
+    free = [letter for letter in _FREE_LETTERS if letter not in used]
+    if not subscripted or len(subscripted) > len(free):
+        return gold, answer
+    for name, letter in zip(subscripted, free, strict=False):
+        gold, answer = gold.replace(name, letter), answer.replace(name, letter)
+    return gold, answer
 
 
 def _evaluate(text: str, point: dict[str, Fraction]) -> Number | None:

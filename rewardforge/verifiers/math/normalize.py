@@ -9,6 +9,13 @@ Everything here is a bounded regex pass (no nesting recursion) over an answer al
 - drops presentation-only LaTeX (`\\left`, `\\bigl`, `\\!`, `\\,`, `\\quad`, `\\displaystyle`, `\\text{}` and
   friends around their content, degree marks, markdown bold, a trailing `\\pmod{n}`) and repairs common malformations
   (`\\sqrt(2)`, `\\frac12`, `\\cfrac`, a backslash escaped twice);
+- drops what only decorates a value: ordinal suffixes (`12^{\\mathrm{th}}`, `3^\\text{rd}`, `21st`), and
+  trailing words set in `\\text{}` / `\\mathrm{}` after it (units and nouns: `700 \\text{ nm}`,
+  `15000 \\text{ kcal m}^{-2} \\text{ yr}^{-1}`, `12 \\text{ grade}`), unless they change the claim
+  ("\\text{ or more}");
+- reads functions written as code (`np.arcsin(10/13)`, `math.sqrt(2)`, `np.log` is `\\ln`) as LaTeX;
+- writes subscripts one way: a command as a plain name (`L_{\\odot}` -> `L_{odot}`, so it parses), one
+  character without braces (`E_{1}` -> `E_1`);
 - reads "and"/"or" between values: a list ("2 and 3" -> `2,3`) unless relations are involved
   ("x > 1 and x < 5" keeps `\\land`, "x < -2 or x > 2" `\\lor`, for the relations layer);
 - removes whitespace, except between letters (`\\pi r` must not become the unknown `\\pir`).
@@ -79,6 +86,43 @@ def fold_unicode(text: str) -> str:
     return unicodedata.normalize("NFKC", text.translate(_CONFUSABLES)).translate(_CONFUSABLES)
 
 
+_ORDINAL = re.compile(
+    r"(?<=\d)(?:\s?\^\s?\{?\s?(?:\\(?:text|mathrm|textrm|rm)\s?\{\s?)?(?:st|nd|rd|th)\s?\}?\s?\}?|(?:st|nd|rd|th)(?![a-zA-Z]))"
+)
+_TEXT_UNIT = re.compile(
+    r"(?<=[\d}).\]])\s*(?:\\[,;:! ]|~|\\q?quad)?\s*\\(?:text|mathrm|textrm|mbox|rm)\s?\{([^{}]{1,40})\}"
+    r"\s*(?:\^\s*\{?\s*-?\d+\s*\}?)?\s*$"
+)
+_UNIT_TEXT = re.compile(r"[~\\ ]*[A-Za-zµμΩÅ][A-Za-zµμΩÅ~\\ .\-/]*")
+_CLAIM_WORDS = frozenset({"or", "and", "not", "no", "more", "less", "least", "most", "than", "only", "if", "otherwise",
+                          "none", "all", "any", "yes", "true", "false", "e", "i"})
+_CODE_FUNCTION = re.compile(r"\b(?:np|numpy|math|sympy|sp)\.(arcsin|arccos|arctan|asin|acos|atan|sinh|cosh|tanh|sin|cos|tan|"
+                            r"sqrt|log|exp|pi|e)\b")
+_CODE_NAMES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "e": "e", "log": "ln"}
+_SUBSCRIPT_COMMAND = re.compile(r"_\s?\{\s?\\([a-zA-Z]+)\s?\}|_\\([a-zA-Z]+)")
+_SUBSCRIPT_ONE = re.compile(r"_\{\s?([a-zA-Z0-9])\s?\}")
+
+
+def drop_decorations(answer: str) -> str:
+    """Ordinal suffixes and trailing `\\text{}` words after a value (see the module docstring)."""
+    if "st" in answer or "nd" in answer or "rd" in answer or "th" in answer:
+        answer = _ORDINAL.sub("", answer)
+    for _ in range(4):
+        m = _TEXT_UNIT.search(answer) if "\\" in answer else None
+        if m is None or not _UNIT_TEXT.fullmatch(m.group(1)):
+            break
+        words = re.findall(r"[A-Za-z]+", m.group(1).lower())
+        if not words or any(w in _CLAIM_WORDS for w in words) or m.start() == 0:
+            break
+        answer = answer[: m.start()]
+    return answer
+
+
+def _code_name(name: str) -> str:
+    name = _CODE_NAMES.get(name, name)
+    return name if name == "e" else "\\" + name
+
+
 def unwrap_text(answer: str) -> str:
     """`\\text{13}` -> `13`; repeated a few times for `\\textbf{\\text{13}}`."""
     for _ in range(4):
@@ -110,7 +154,13 @@ def canonical(answer: str) -> str:
     answer = clean_answer(fold_unicode(answer.replace("\x00", "")))
     if "\\begin{" not in answer:
         answer = _ESCAPED_BACKSLASH.sub(r"\\", answer)
+    if "." in answer:  # `np.arcsin(10/13)`, `math.sqrt(2)`: golds written as code
+        answer = _CODE_FUNCTION.sub(lambda m: _code_name(m.group(1)), answer)
+    answer = drop_decorations(answer)
     answer = unwrap_text(answer)
+    if "_" in answer:
+        answer = _SUBSCRIPT_COMMAND.sub(lambda m: "_{" + (m.group(1) or m.group(2)) + "}", answer)
+        answer = _SUBSCRIPT_ONE.sub(r"_\1", answer)
     answer = _THOUSANDS_SPACE.sub(",", answer)
     answer = _SPACING.sub(" ", answer)
     answer = _DEGREES.sub("", answer)

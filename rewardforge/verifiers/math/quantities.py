@@ -2,7 +2,7 @@
 
 `read_number` takes the canonical (spaced) spelling of an answer and removes what is not the value:
 - currency (`\\$5`, `5 dollars`, `€`, `USD`), trailing unit words and `\\text{}` units (`24 cm^2`,
-  `6 \\times 10^{-7} m`, `12 km/h`), and percent in every spelling (`28\\%`, `28 %`, "28 percent",
+  `6 \\times 10^{-7} m`, `12 km/h`, `700 nm`, `3.2 eV`, `5 Mpc`), and percent in every spelling (`28\\%`, `28 %`, "28 percent",
   "28 pct"), recorded on the Number;
 - thousands separators (`1,000`, `1 000`, `1\\,000`, `1{,}000`) and an UNAMBIGUOUS decimal comma
   (`3,5`, `0,111`, `1000,99`: never `1,000`, which is a thousands group);
@@ -35,7 +35,11 @@ _UNIT_WORDS = (
     r"h|hrs?|hours?|days?|weeks?|months?|years?|dollars?|cents?|euros?|yuan|yen|rupees?|degrees?|units?|"
     r"meters?|metres?|centimeters?|kilometers?|inch(?:es)?|in|feet|foot|ft|yards?|yd|miles?|mph|km/h|kph|m/s|"
     r"liters?|litres?|ml|mL|L|gallons?|people|persons?|students?|apples?|items?|points?|times|ways?|marbles?|"
-    r"books?|cookies?|pages?|sq units|square units|cm2|m2)"
+    r"books?|cookies?|pages?|sq units|square units|cm2|m2|"
+    # science (Minerva-style answers): lengths, frequency, energy, power, charge, pressure, amounts, astronomy
+    r"nm|μm|µm|um|pm|fm|Å|angstroms?|Hz|kHz|MHz|GHz|J|kJ|MJ|eV|keV|MeV|GeV|TeV|erg|ergs|cal|kcal|W|kW|MW|mW|"
+    r"V|kV|mV|mA|Pa|kPa|MPa|atm|bar|mbar|torr|Torr|K|N|kN|mol|mmol|M|mM|Mpc|kpc|pc|AU|ly|"
+    r"light[- ]years?|joules?|watts?|volts?|newtons?|kelvins?|moles?|grams?|kilograms?|photons?|atoms?|molecules?)"
 )
 _TRAILING_UNIT = re.compile(
     r"(?:\s?\\(?:text|mbox|mathrm)\{\s?[a-zA-Z][a-zA-Z .\-/]*\}|\s" + _UNIT_WORDS

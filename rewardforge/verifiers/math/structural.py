@@ -9,7 +9,8 @@ Gold-first rules (the gold's shape says how to read the answer):
   `a,b` in the same order also matches a gold in parentheses (models drop them around a pair);
 - gold `\\{a,b\\}` or a bare list `a, b` (also `a; b`, or `{a, b}`, whose braces only group): the
   same elements in any order, a repeated element counting once (a set of solutions listed twice is
-  the same set); an ordered tuple is not a set, and a set is not a tuple;
+  the same set); an ordered tuple is not a set, and a set is not a tuple, except that a bare gold
+  `1,2,3` accepts the tuple `(1,2,3)` in the same order (golds drop the parentheses of `(x, y, z)`);
 - `a \\pm b` stands for the two values `a + b`, `a - b` wherever a list or set is compared;
 - inside brackets `;` separates like `,` when there is no comma (`(0;-2;6)`);
 - gold matrix: same shape, element by element (pmatrix, bmatrix, ... are all the same);
@@ -148,6 +149,8 @@ def compare_structures(gold: Structure, answer: Structure | str, scalar: ScalarC
         if answer.kind != "matrix" or len(answer.items) != len(gold.items):
             return False
         return _in_order(gold.items, answer.items, scalar)
+    if gold.kind == "list" and answer.kind == "ordered" and (answer.left, answer.right) == ("(", ")"):
+        return _in_order(gold.items, answer.items, scalar)  # gold `1,2,3` for (x, y, z): the tuple, in order
     if gold.kind in ("set", "list"):
         if answer.kind not in ("set", "list"):
             return False

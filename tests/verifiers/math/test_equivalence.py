@@ -87,8 +87,10 @@ def test_failure_class_sqrt_outside_math_delimiters() -> None:
         ("50", "0.5", "numeric", False),
         ("5", r"\$5", "string", True),
         ("5", "5 dollars", "numeric", True),
-        ("10", r"10\text{ cm}", "numeric", True),
-        (r"10\text{ cm}", "10", "numeric", True),
+        ("10", "10 cm", "numeric", True),
+        ("10 cm", "10", "numeric", True),
+        ("10", r"10\text{ cm}", "string", True),  # a trailing \text{} word decorates the value
+        (r"10\text{ cm}", "10", "string", True),
         (r"\frac{7}{2}", r"3\frac{1}{2}", "numeric", True),
         (r"\frac{7}{2}", "3 1/2", "numeric", True),
         ("120000", r"1.2 \times 10^5", "numeric", True),
@@ -131,6 +133,19 @@ def test_failure_class_sqrt_outside_math_delimiters() -> None:
         ("3:4", "3 : 4", "string", True),
         ("3:4", "6:8", "structural", False),
         ("3:4", r"\frac{3}{4}", "structural", False),
+        ("7", r"7^{\mathrm{th}}", "string", True),  # ordinals
+        ("3", "3rd", "string", True),
+        ("21", r"21^\text{st} \text{ floor}", "string", True),
+        ("250", r"250 \text{ kJ mol}^{-1}", "string", True),  # trailing \text{} units, compound
+        ("6.5", r"6.5 \mathrm{~m}", "string", True),
+        ("540", "540 nm", "numeric", True),  # science unit words
+        ("2.5", "2.5 eV", "numeric", True),
+        ("2,5,7", "(2, 5, 7)", "structural", True),  # a bare gold for (x, y, z)
+        ("2,5,7", "(7, 5, 2)", "structural", False),
+        ("2,5,7", "[2, 5, 7]", "structural", False),
+        ("T_{1},T_{2}", "T_1, T_2", "string", True),  # subscripts, one way
+        ("r_0^2", r"r_{0}\cdot r_0", "identity", True),  # subscripted names are variables
+        ("a_1+a_2", "a_1+a_3", "identity", False),
     ],
 )
 def test_cheap_layers(gold: str, answer: str, layer: str | None, equal: bool) -> None:

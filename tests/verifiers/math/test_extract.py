@@ -65,6 +65,8 @@ RULES = [
     ("chinese-numerals", "共有十二个苹果", "十二", "last_number"),
     ("pleasantries-passed-over", "The sum is 91. I hope this helps!", "91", "last_number"),
     ("parenthetical-passed-over", "The sum is 91.\n(Rounded to 2 decimal places.)", "91", "last_number"),
+    ("bold-and-roots-read-through", "* Area = 8√3 * 2√3 / 2 = **24**", "8√3 * 2√3 / 2 = 24", "last_number"),
+    ("python-power-is-not-bold", "so x = 2**3 = 8", "x = 2**3 = 8", "conclusion"),
 ]
 
 
@@ -80,6 +82,18 @@ def test_choice_letters_need_a_choice_gold() -> None:
     assert extract_answer(text) is None
     found = extract_answer(text, choice=True)
     assert found is not None and (found.text, found.rule) == ("B", "choice")
+
+
+def test_truth_words_need_a_truth_gold_and_come_before_numbers() -> None:
+    text = "Step 3) so a point c with f(c) = 0 exists, which is true."
+    found = extract_answer(text)
+    assert found is not None and (found.text, found.rule) == ("f(c) = 0", "last_number")
+    found = extract_answer(text, truth=True)
+    assert found is not None and (found.text, found.rule) == ("True", "truth")
+    found = extract_answer("No. The series diverges for x = 2.", truth=True)
+    assert found is not None and found.text == "No"
+    found = extract_answer("It isn't true, since 2 > 1.", truth=True)
+    assert found is not None and found.text == "False"
 
 
 def test_digits_are_never_cut_out_of_words_or_latex() -> None:
@@ -109,6 +123,13 @@ POLICY = [
     ("end-of-turn-cuts", "The answer is 7.<|im_end|>\n<|im_start|>user\nAnd 8?<|im_start|>assistant The answer is 8.", "7",
      ("7",), False),
     ("nul-dropped", "\\boxed{42}\x00", "42", ("42",), False),
+    ("thought-markers", "<|begin_of_thought|>maybe \\boxed{3}<|end_of_thought|><|begin_of_solution|>so \\boxed{4}"
+     "<|end_of_solution|>", "4", ("4",), False),
+    ("answer-tag-spray", "<answer>3</answer><answer>7</answer>", "3, 7", ("3", "7"), False),
+    ("answer-tags-with-or", "<answer>3</answer> or <answer>7</answer>", "3, 7", ("3", "7"), True),
+    ("guesses-ending-on-an-expression", r"Maybe 42, 17, 4\sqrt{2}", r"42, 17, 4\sqrt{2}", ("42", "17", r"4\sqrt{2}"), True),
+    ("verdict-on-an-answer-is-no-answer", "16 * 18 = 288, so our answer is correct.\n\nThe larger one is 18.", "18",
+     ("18",), False),
 ]
 
 
@@ -135,6 +156,8 @@ NO_ANSWER = [
     ("truncated-box", r"the value 12 appears, so \boxed{12", "truncated final answer"),
     ("truncated-box-after-earlier-box", r"\boxed{5} and then \boxed{6", "truncated final answer"),
     ("cut-off-in-think", "<think>Let me compute: 6 * 7 = 42, and then", "cut off inside <think>: no committed answer"),
+    ("cut-off-in-thought-markers", "<|begin_of_thought|>So the answer is 6. Does 27 divide",
+     "cut off inside <think>: no committed answer"),
     ("retracted", r"So \boxed{24}. Wait, that double counts the corners.", "the final answer was retracted"),
     ("retracted-by-admission", r"\boxed{24}. Hmm, I made a mistake in the second step.", "the final answer was retracted"),
 ]
