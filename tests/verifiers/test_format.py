@@ -105,9 +105,9 @@ def test_partial_credit_shares() -> None:
 
 def test_tag_scan_is_linear_on_hostile_input() -> None:
     text = "<think>" * 100_000 + "</think" * 100_000
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: a quadratic scan takes minutes, and other load does not count
     layout = check_tags(text, THINK_ANSWER)
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
     assert layout.counts["<think>"] == 100_000
     assert not layout.strict
 

@@ -237,9 +237,9 @@ HOSTILE = {
 
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_hostile_texts_extract_in_linear_time(name: str) -> None:
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: a quadratic pattern takes minutes, and other load does not count
     extract_answer(HOSTILE[name])
-    assert time.perf_counter() - start < 2.0, name
+    assert time.process_time() - start < 2.0, name
 
 
 def test_hostile_results_are_sane() -> None:
