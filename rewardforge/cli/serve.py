@@ -1,0 +1,84 @@
+"""`rewardforge serve`: the reward server (see `rewardforge.integrations.server`)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rewardforge.cli.console import err, fail, parse_params
+from rewardforge.core.cache import VerdictCache
+from rewardforge.core.registry import resolve
+from rewardforge.core.types import RewardError
+
+
+def serve(
+    reward: Annotated[list[str], typer.Option(
+        "--reward", "-r", help="registry name, pkg.module:attr, or stack YAML; repeat to serve several "
+        "(the first is the default; clients pick others by name)")],
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", "-p", help="KEY=VALUE param of the first --reward")] = None,
+    host: Annotated[str, typer.Option(help="address to listen on; other than loopback needs --token-file")
+                    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on (0: any free port)")] = 5000,
+    token_file: Annotated[Path | None, typer.Option(
+        help="file holding the bearer token clients must send (Authorization: Bearer TOKEN)")] = None,
+    timeout: Annotated[float, typer.Option(help="per-sample wall-clock limit, seconds (0: none)")] = 30.0,
+    max_batch: Annotated[int, typer.Option(help="most samples merged into one engine call")] = 256,
+    batch_wait_ms: Annotated[float, typer.Option(
+        help="how long a request waits for others to join its engine call")] = 5.0,
+    max_in_flight: Annotated[int, typer.Option(help="engine calls running at once")] = 4,
+    max_body_mb: Annotated[float, typer.Option(help="largest request body, MiB")] = 16.0,
+    max_samples: Annotated[int, typer.Option(help="most samples in one request")] = 4096,
+    cache: Annotated[Path | None, typer.Option(help="SQLite file to keep verdicts across restarts")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="do not cache verdicts in memory")] = False,
+    drain_timeout: Annotated[int, typer.Option(
+        help="on SIGTERM, how long to wait for requests in flight, seconds")] = 60,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
+    access_log: Annotated[bool, typer.Option(help="log every request")] = False,
+) -> None:
+    """Serve rewards over HTTP: OpenRLHF (/get_reward), slime (/slime) and native (/v1/score) protocols."""
+    from rewardforge.integrations.server import ServerSettings, run_server
+    from rewardforge.integrations.server_guard import ServerConfigError, read_token
+
+    for name, value, low in (("--max-batch", max_batch, 1), ("--max-in-flight", max_in_flight, 1),
+                             ("--max-samples", max_samples, 1), ("--port", port, 0),
+                             ("--drain-timeout", drain_timeout, 1)):
+        if value < low:
+            fail(f"{name} must be at least {low}, got {value}")
+    for name, number in (("--timeout", timeout), ("--batch-wait-ms", batch_wait_ms),
+                         ("--max-body-mb", max_body_mb)):
+        if not (math.isfinite(number) and number >= 0):
+            fail(f"{name} must be a number of at least 0, got {number}")
+    if max_body_mb == 0:
+        fail("--max-body-mb must be more than 0")
+    try:
+        token = read_token(token_file) if token_file is not None else None
+        params = parse_params(param or [])
+        rewards = [resolve(spec, params if index == 0 else None) for index, spec in enumerate(reward)]
+    except (ServerConfigError, RewardError, ValueError) as exc:
+        fail(str(exc))
+    settings = ServerSettings(
+        host=host, port=port, token=token, timeout=timeout or None, max_batch=max_batch,
+        batch_wait_ms=batch_wait_ms, max_in_flight=max_in_flight, max_body_bytes=int(max_body_mb * 2**20),
+        max_samples=max_samples, drain_timeout=drain_timeout,
+    )
+    verdicts = None if no_cache else VerdictCache(cache)
+
+    def announce(url: str) -> None:
+        names = ", ".join(r.name for r in rewards)
+        auth = "bearer token required" if token else "no token: reachable from this machine only"
+        # Flushed at once: scripts and tests read the address from this line (useful with --port 0).
+        print(f"rewardforge serve: {names} on {url} ({auth})", flush=True)
+
+    try:
+        run_server(rewards, settings, cache=verdicts, log_level=log_level, access_log=access_log,
+                   on_listening=announce)
+    except ValueError as exc:  # unsafe bind (ServerConfigError), two rewards with one name
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    err.print("rewardforge serve: stopped", highlight=False)
+
