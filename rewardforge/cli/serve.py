@@ -32,6 +32,13 @@ def serve(
     max_in_flight: Annotated[int, typer.Option(help="engine calls running at once")] = 4,
     max_body_mb: Annotated[float, typer.Option(help="largest request body, MiB")] = 16.0,
     max_samples: Annotated[int, typer.Option(help="most samples in one request")] = 4096,
+    strip_token: Annotated[list[str] | None, typer.Option(
+        help="OpenRLHF: a special token to strip from queries, besides the common chat-template ones")] = None,
+    no_default_strip_tokens: Annotated[bool, typer.Option(
+        "--no-default-strip-tokens", help="OpenRLHF: strip only the --strip-token ones")] = False,
+    label_format: Annotated[str, typer.Option(help="OpenRLHF: labels are 'text', or 'json' to parse")] = "text",
+    on_skipped: Annotated[float, typer.Option(help="OpenRLHF, slime: the reward of a skipped sample")] = 0.0,
+    on_error: Annotated[float, typer.Option(help="OpenRLHF, slime: the reward of a failed sample")] = 0.0,
     cache: Annotated[Path | None, typer.Option(help="SQLite file to keep verdicts across restarts")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="do not cache verdicts in memory")] = False,
     drain_timeout: Annotated[int, typer.Option(
@@ -40,6 +47,7 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="log every request")] = False,
 ) -> None:
     """Serve rewards over HTTP: OpenRLHF (/get_reward), slime (/slime) and native (/v1/score) protocols."""
+    from rewardforge.integrations.openrlhf import DEFAULT_SPECIAL_TOKENS
     from rewardforge.integrations.server import ServerSettings, run_server
     from rewardforge.integrations.server_guard import ServerConfigError, read_token
 
@@ -54,6 +62,12 @@ def serve(
             fail(f"{name} must be a number of at least 0, got {number}")
     if max_body_mb == 0:
         fail("--max-body-mb must be more than 0")
+    if label_format not in ("text", "json"):
+        fail(f"--label-format must be text or json, got {label_format!r}")
+    for name, number in (("--on-skipped", on_skipped), ("--on-error", on_error)):
+        if not math.isfinite(number):
+            fail(f"{name} must be a finite number, got {number}")
+    tokens = (() if no_default_strip_tokens else DEFAULT_SPECIAL_TOKENS) + tuple(strip_token or ())
     try:
         token = read_token(token_file) if token_file is not None else None
         params = parse_params(param or [])
@@ -63,7 +77,8 @@ def serve(
     settings = ServerSettings(
         host=host, port=port, token=token, timeout=timeout or None, max_batch=max_batch,
         batch_wait_ms=batch_wait_ms, max_in_flight=max_in_flight, max_body_bytes=int(max_body_mb * 2**20),
-        max_samples=max_samples, drain_timeout=drain_timeout,
+        max_samples=max_samples, drain_timeout=drain_timeout, strip_tokens=tokens,
+        label_format="json" if label_format == "json" else "text", on_skipped=on_skipped, on_error=on_error,
     )
     verdicts = None if no_cache else VerdictCache(cache)
 
@@ -76,7 +91,7 @@ def serve(
     try:
         run_server(rewards, settings, cache=verdicts, log_level=log_level, access_log=access_log,
                    on_listening=announce)
-    except ValueError as exc:  # unsafe bind (ServerConfigError), two rewards with one name
+    except (ValueError, RewardError) as exc:  # unsafe bind, two rewards with one name, a clashing component
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")

@@ -45,17 +45,20 @@ from starlette.exceptions import HTTPException
 from rewardforge.core.cache import VerdictCache
 from rewardforge.core.registry import default_registry
 from rewardforge.core.types import Reward, Sample, Score
+from rewardforge.integrations.openrlhf import DEFAULT_SPECIAL_TOKENS, LabelFormat
 from rewardforge.integrations.server_batching import Batcher, EngineThread
 from rewardforge.integrations.server_guard import (
     ApiError,
     authorize,
     check_bind,
+    error_response,
+    json_response,
     limit_count,
     read_json,
     validated,
 )
 from rewardforge.integrations.server_metrics import CONTENT_TYPE, MetricsMiddleware, ServerMetrics
-from rewardforge.records import dump_line
+from rewardforge.integrations.server_protocols import add_protocol_routes
 
 logger = logging.getLogger("rewardforge.server")
 
@@ -76,6 +79,10 @@ class ServerSettings:
     max_body_bytes: int = 16 * 2**20
     max_samples: int = 4096
     drain_timeout: int = 60
+    strip_tokens: tuple[str, ...] = DEFAULT_SPECIAL_TOKENS
+    label_format: LabelFormat = "text"
+    on_skipped: float = 0.0
+    on_error: float = 0.0
 
 
 class ScoreRequest(BaseModel):
@@ -86,14 +93,6 @@ class ScoreRequest(BaseModel):
     samples: list[Sample]
     reward: str | None = None
     step: int = Field(default=0, ge=0)
-
-
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(dump_line(data), status_code=status, headers=headers, media_type="application/json")
-
-
-def error_response(error: ApiError) -> Response:
-    return json_response(error.body(), error.status, error.headers)
 
 
 class RewardService:
@@ -207,6 +206,7 @@ def create_app(
         scores = await batcher.score(body.samples, body.step)
         return json_response({"reward": batcher.reward.name, "scores": [s.model_dump() for s in scores]})
 
+    add_protocol_routes(app, service, guard)
     return app
 
 

@@ -31,6 +31,9 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
+from starlette.responses import Response
+
+from rewardforge.records import dump_line
 
 MIN_TOKEN_CHARS = 16
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
@@ -52,6 +55,14 @@ class ApiError(Exception):
 
     def body(self) -> dict[str, Any]:
         return {"error": {"field": self.field, "message": self.message}}
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(dump_line(data), status_code=status, headers=headers, media_type="application/json")
+
+
+def error_response(error: ApiError) -> Response:
+    return json_response(error.body(), error.status, error.headers)
 
 
 def is_loopback(host: str) -> bool:
