@@ -59,17 +59,19 @@ def env_for_server() -> dict[str, str]:
 
 
 @contextmanager
-def running_server(*args: str, token_file: Path | None = None) -> Iterator[Server]:
+def running_server(*args: str, token_file: Path | None = None, cwd: Path | None = None,
+                   token: str | None = None) -> Iterator[Server]:
     """Start `rewardforge serve --port 0 ARGS`, wait for its address line, stop it (SIGTERM) afterwards."""
     command = [*RF, "serve", "--port", "0", *args]
     if token_file is not None:
         command += ["--token-file", str(token_file)]
+        token = token or TOKEN
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env=env_for_server())
+                               env=env_for_server(), cwd=cwd)
     assert process.stdout is not None
     lines: list[str] = []
     url = _wait_for_url(process, lines)
-    server = Server(url, process, TOKEN if token_file is not None else None, lines)
+    server = Server(url, process, token, lines)
     reader = threading.Thread(target=lambda: lines.extend(process.stdout or []), daemon=True)
     reader.start()
     try:

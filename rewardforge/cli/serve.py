@@ -47,8 +47,11 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="log every request")] = False,
 ) -> None:
     """Serve rewards over HTTP: OpenRLHF (/get_reward), slime (/slime) and native (/v1/score) protocols."""
+    try:
+        from rewardforge.integrations.server import ServerSettings, run_server
+    except ImportError as exc:
+        fail(f"rewardforge serve needs the server extra ({exc.name} is missing): pip install 'rewardforge[server]'")
     from rewardforge.integrations.openrlhf import DEFAULT_SPECIAL_TOKENS
-    from rewardforge.integrations.server import ServerSettings, run_server
     from rewardforge.integrations.server_guard import ServerConfigError, read_token
 
     for name, value, low in (("--max-batch", max_batch, 1), ("--max-in-flight", max_in_flight, 1),

@@ -227,6 +227,8 @@ def score_file(
     context.execution_options.preserve_order = True  # the output follows the input, as locally
     context.raise_original_map_exception = True  # a bad line's RecordError, not Ray's wrapper
     parquet = is_parquet(input)
+    if Path(input).exists():  # Ray's readers run in workers with another working directory
+        input = Path(input).resolve()
     # JSONL goes in as raw lines (blank ones dropped, as locally) for the workers to parse as the CLI does.
     read = ray.data.read_parquet if parquet else ray.data.read_text
     ds = read(str(input), num_cpus=0)  # reading is light: it must not wait for a CPU the actors hold

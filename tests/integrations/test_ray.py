@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,3 +125,34 @@ def test_cli_ray_backend_refuses_an_unknown_reward_before_starting(tmp_path: Pat
     assert done.exit_code == 2 and "no_such_reward" in done.output
     done = runner.invoke(app, ["score", "-r", "exact_match", "-i", str(source), "-o", "-", "--backend", "spark"])
     assert done.exit_code == 2 and "--backend must be local or ray" in done.output
+
+
+def readme_ray_blocks() -> list[tuple[str, str]]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Scoring on Ray\n", 1)[1].split("\n## ", 1)[0]
+    return [(lang, code) for lang, code in re.findall(r"```(\w+)\n(.*?)```", section, flags=re.DOTALL)
+            if lang in ("bash", "python")]
+
+
+def test_readme_ray_snippets_run(local_ray: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocks = readme_ray_blocks()
+    assert [lang for lang, _ in blocks] == ["bash", "python"]
+    monkeypatch.chdir(tmp_path)
+    items = [{"id": i, "completion": f"so \\boxed{{{i}}}", "answer": str(i if i % 3 else i + 1)} for i in range(30)]
+    pq.write_table(pa.Table.from_pylist(items), tmp_path / "rollouts.parquet")
+    expected = rf.score("math_equivalence", [{"completion": i["completion"], "reference": i["answer"]} for i in items])
+
+    [command] = [line for line in blocks[0][1].replace("\\\n", " ").splitlines() if line.startswith("rewardforge ")]
+    done = runner.invoke(app, shlex.split(command)[1:])
+    assert done.exit_code == 0, done.output
+    rows = [orjson.loads(line) for line in (tmp_path / "scored.jsonl").read_bytes().splitlines()]
+    assert [(r["id"], r["reward"], r["status"]) for r in rows] == [
+        (i["id"], s.value, s.status) for i, s in zip(items, expected, strict=True)]
+
+    # Ray's workers started in this test's first directory: give Ray's own readers absolute paths
+    code = blocks[1][1].replace('"rollouts.parquet"', repr(str(tmp_path / "rollouts.parquet")))
+    code = code.replace('"scored"', repr(str(tmp_path / "scored")))
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme_snippet"})
+    scored = pq.read_table(tmp_path / "scored").to_pylist()
+    assert sorted((r["id"], r["reward"]) for r in scored) == [(i["id"], s.value) for i, s in zip(items, expected,
+                                                                                               strict=True)]
