@@ -26,6 +26,7 @@ never to a client. SIGTERM stops accepting, drains the requests in flight and ex
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import signal
@@ -46,7 +47,7 @@ from rewardforge.core.cache import VerdictCache
 from rewardforge.core.registry import default_registry
 from rewardforge.core.types import Reward, Sample, Score
 from rewardforge.integrations.openrlhf import DEFAULT_SPECIAL_TOKENS, LabelFormat
-from rewardforge.integrations.server_batching import Batcher, EngineThread
+from rewardforge.integrations.server_batching import Batcher, BatcherClosed, EngineThread
 from rewardforge.integrations.server_guard import (
     ApiError,
     authorize,
@@ -149,8 +150,13 @@ class RewardService:
             batcher.start()
 
     async def stop(self) -> None:
-        for batcher in self.batchers.values():
-            await batcher.drain()
+        """Finish what the batchers hold, within the drain timeout; a call still running then is abandoned."""
+        try:
+            await asyncio.wait_for(asyncio.gather(*(b.drain() for b in self.batchers.values())),
+                                   self.settings.drain_timeout)
+        except asyncio.TimeoutError:  # not the builtin before Python 3.11
+            logger.error("engine calls still running after %ss; exiting without them", self.settings.drain_timeout)
+            return  # the engine thread is a daemon: it ends with the process
         self.engine.stop()
 
 
@@ -233,6 +239,10 @@ def _add_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             return error_response(ApiError(404, "path", f"no route {request.url.path}; see GET /v1/rewards"))
         return error_response(ApiError(exc.status_code, "request", str(exc.detail)))
+
+    @app.exception_handler(BatcherClosed)
+    async def closing(request: Request, exc: BatcherClosed) -> Response:
+        return error_response(ApiError(503, "server", "shutting down; retry on another replica"))
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> Response:

@@ -56,6 +56,10 @@ class EngineThread:
         self.loop.close()
 
 
+class BatcherClosed(RuntimeError):
+    """The batcher is draining for shutdown and takes no new requests."""
+
+
 @dataclass
 class _Request:
     samples: list[Sample]
@@ -107,7 +111,7 @@ class Batcher:
     async def score(self, samples: list[Sample], step: int = 0) -> list[Score]:
         """The verdicts for `samples`, in order, from whichever engine call they joined."""
         if self._closing:
-            raise RuntimeError("the server is shutting down")
+            raise BatcherClosed("the server is shutting down")
         if not samples:
             return []
         answer: asyncio.Future[list[Score]] = asyncio.get_running_loop().create_future()
@@ -127,7 +131,7 @@ class Batcher:
                 self._arrived.clear()
                 continue
             if self.merges and self.queued < self.max_batch and self.wait_s > 0 and not self._closing:
-                with contextlib.suppress(TimeoutError):
+                with contextlib.suppress(asyncio.TimeoutError):  # not the builtin before Python 3.11
                     await asyncio.wait_for(self._full.wait(), self.wait_s)
             await self._slots.acquire()
             batch = self._take()

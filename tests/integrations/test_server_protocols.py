@@ -135,6 +135,12 @@ def test_openrlhf_bad_requests_name_the_field(client: httpx.Client, body: dict, 
     assert response.status_code == status and response.json()["error"]["field"] == field
 
 
+def test_openrlhf_empty_request_gets_empty_lists(client: httpx.Client) -> None:
+    """OpenRLHF 0.11 splits each call across its URL list, so all but the first get empty requests."""
+    reply = client.post("/get_reward", json={"query": [], "prompts": [], "labels": []})
+    assert reply.status_code == 200 and reply.json() == {"rewards": [], "scores": [], "extra_logs": {}}
+
+
 def test_openrlhf_route_needs_the_token(server: Server) -> None:
     response = httpx.post(f"{server.url}/get_reward", json={"query": ["q"], "prompts": [""], "labels": ["q"]})
     assert response.status_code == 401
