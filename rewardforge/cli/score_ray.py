@@ -6,6 +6,7 @@ turns failures inside Ray workers back into the CLI's one-line errors.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from rewardforge.cli.console import err, fail, parse_params
@@ -24,10 +25,14 @@ def score_on_ray(backend: str, reward: str, input: Path, output: str, param: lis
         fail(f"--timeout must be positive, got {timeout}")
     try:
         import ray
+        import ray.data  # configures Ray Data's loggers, which the next lines then quiet
     except ImportError:
         fail("--backend ray needs Ray: pip install 'rewardforge[ray]'")
     from rewardforge.cli.score import open_output
     from rewardforge.integrations.ray import score_file
+
+    # Ray Data logs each failed batch with its traceback; the CLI says what went wrong in one line.
+    logging.getLogger("ray.data").setLevel(logging.CRITICAL)
 
     try:
         field_map = parse_field_map(field or [])
@@ -38,7 +43,8 @@ def score_on_ray(backend: str, reward: str, input: Path, output: str, param: lis
                                  batch_size=batch_size, address=address)
     except (ray.exceptions.RayError, ConnectionError) as exc:  # first: Ray's wrappers also subclass the cause
         cause = _root_cause(exc)
-        fail(str(cause) if isinstance(cause, RewardError | RecordError) else f"ray: {cause}")
+        message = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+        fail(message if isinstance(cause, RewardError | RecordError) else f"ray: {message}")
     except (RewardError, RecordError, ValueError) as exc:
         fail(str(exc))
     err.print(summary.table(f"{reward} on {input.name} (ray)"))
