@@ -12,7 +12,8 @@ distinct (fresh reasoning text), so no verdict cache helps either side. rewardfo
 `math_equivalence` and a composed stack (examples/demo_stack.yaml: accuracy, format, overlong,
 repetition). Every reply is checked against `rf.score` on the same inputs: zero lost or wrong
 responses is part of the result. Reported: requests/s, samples/s, p50/p99 latency, peak server
-RSS (the server process, and with its worker processes), RSS before and after each run.
+RSS (the server process, and with its worker processes), and the server's RSS before, halfway
+through and after each run (it should level off: the verdict cache is bounded).
 
     .venv/bin/python benchmarks/server_load.py [--requests 10000] [--baseline-requests 2000] [--clients 16]
 """
@@ -127,6 +128,7 @@ class RssSampler:
     def __init__(self, pid: int) -> None:
         self.process = psutil.Process(pid)
         self.peak_main = self.peak_tree = 0
+        self.series: list[int] = []  # the server's RSS every 50 ms, to see whether it levels off
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -143,6 +145,7 @@ class RssSampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             main, tree = self.rss()
+            self.series.append(main)
             self.peak_main, self.peak_tree = max(self.peak_main, main), max(self.peak_tree, tree)
             self._stop.wait(0.05)
 
@@ -255,6 +258,7 @@ def bench_server(name: str, command: list[str], shapes: dict[str, tuple[Requests
             with sampler:
                 result = asyncio.run(drive(f"{url}/get_reward", requests, clients, check))
             result.update(load_before=load, load_after=load_average(), rss_before_mb=round(rss_before / 2**20, 1),
+                          rss_mid_run_mb=round(sampler.series[len(sampler.series) // 2] / 2**20, 1),
                           rss_after_mb=round(sampler.rss()[0] / 2**20, 1),
                           peak_rss_mb=round(sampler.peak_main / 2**20, 1),
                           peak_rss_with_workers_mb=round(sampler.peak_tree / 2**20, 1))

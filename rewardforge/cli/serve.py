@@ -40,7 +40,9 @@ def serve(
     on_skipped: Annotated[float, typer.Option(help="OpenRLHF, slime: the reward of a skipped sample")] = 0.0,
     on_error: Annotated[float, typer.Option(help="OpenRLHF, slime: the reward of a failed sample")] = 0.0,
     cache: Annotated[Path | None, typer.Option(help="SQLite file to keep verdicts across restarts")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="do not cache verdicts in memory")] = False,
+    cache_entries: Annotated[int, typer.Option(
+        help="verdicts kept in memory (least recently used go first): bounds the server's memory")] = 20_000,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="do not cache verdicts")] = False,
     drain_timeout: Annotated[int, typer.Option(
         help="on SIGTERM, how long to wait for requests in flight, seconds")] = 60,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "warning",
@@ -56,7 +58,7 @@ def serve(
 
     for name, value, low in (("--max-batch", max_batch, 1), ("--max-in-flight", max_in_flight, 1),
                              ("--max-samples", max_samples, 1), ("--port", port, 0),
-                             ("--drain-timeout", drain_timeout, 1)):
+                             ("--drain-timeout", drain_timeout, 1), ("--cache-entries", cache_entries, 1)):
         if value < low:
             fail(f"{name} must be at least {low}, got {value}")
     for name, number in (("--timeout", timeout), ("--batch-wait-ms", batch_wait_ms),
@@ -83,7 +85,7 @@ def serve(
         max_samples=max_samples, drain_timeout=drain_timeout, strip_tokens=tokens,
         label_format="json" if label_format == "json" else "text", on_skipped=on_skipped, on_error=on_error,
     )
-    verdicts = None if no_cache else VerdictCache(cache)
+    verdicts = None if no_cache else VerdictCache(cache, max_entries=cache_entries)
 
     def announce(url: str) -> None:
         names = ", ".join(r.name for r in rewards)

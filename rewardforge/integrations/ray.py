@@ -45,7 +45,6 @@ from rewardforge.summary import ScoreSummary
 if TYPE_CHECKING:
     import ray.data
 
-VERDICT_COLUMNS = ("reward", "status", "reason", "components", "info")
 _LINE, _SCORE, _TEXT = "line", "score", "text"
 
 
@@ -102,15 +101,15 @@ class _Scorer:
             })
         columns = {
             "reward": pa.array([v.value for v in verdicts], pa.float64()),
-            "status": [v.status for v in verdicts],
+            "status": pa.array([v.status for v in verdicts], pa.string()),
             "reason": pa.array([v.reason for v in verdicts], pa.string()),
-            "components": [_json(v.components) for v in verdicts],
-            "info": [_json(v.info) for v in verdicts],
+            "components": pa.array([_json(v.components) for v in verdicts], pa.string()),
+            "info": pa.array([_json(v.info) for v in verdicts], pa.string()),
         }
         for name, values in columns.items():
             if name in batch.column_names:
                 batch = batch.drop_columns([name])  # a re-scored dataset gets fresh verdicts
-            batch = batch.append_column(name, values if isinstance(values, pa.Array) else pa.array(values))
+            batch = batch.append_column(name, values)
         return batch
 
 

@@ -45,7 +45,7 @@ from starlette.exceptions import HTTPException
 
 from rewardforge.core.cache import VerdictCache
 from rewardforge.core.registry import default_registry
-from rewardforge.core.types import Reward, Sample, Score
+from rewardforge.core.types import Reward, Sample
 from rewardforge.integrations.openrlhf import DEFAULT_SPECIAL_TOKENS, LabelFormat
 from rewardforge.integrations.server_batching import Batcher, BatcherClosed, EngineThread
 from rewardforge.integrations.server_guard import (
@@ -128,9 +128,6 @@ class RewardService:
         if found is None:
             raise ApiError(422, "reward", f"unknown reward {name!r}; this server serves {sorted(self.batchers)}")
         return found
-
-    async def score(self, samples: list[Sample], *, reward: str | None = None, step: int = 0) -> list[Score]:
-        return await self.batcher(reward).score(samples, step)
 
     def describe(self) -> list[dict[str, Any]]:
         return [
@@ -237,7 +234,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             return error_response(ApiError(405, "method", f"{request.method} is not allowed on {request.url.path}"))
         if exc.status_code == 404:
-            return error_response(ApiError(404, "path", f"no route {request.url.path}; see GET /v1/rewards"))
+            routes = ", ".join(sorted(ROUTES))
+            return error_response(ApiError(404, "path", f"no route {request.url.path}; the routes are {routes}"))
         return error_response(ApiError(exc.status_code, "request", str(exc.detail)))
 
     @app.exception_handler(BatcherClosed)
