@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from rewardforge.cli.console import err, fail, parse_params
+from rewardforge.cli.console import err, fail, reward_params
 from rewardforge.core.cache import VerdictCache
 from rewardforge.core.registry import resolve
 from rewardforge.core.types import RewardError
@@ -75,7 +75,7 @@ def serve(
     tokens = (() if no_default_strip_tokens else DEFAULT_SPECIAL_TOKENS) + tuple(strip_token or ())
     try:
         token = read_token(token_file) if token_file is not None else None
-        params = parse_params(param or [])
+        params = reward_params(reward[0], param or []).values
         rewards = [resolve(spec, params if index == 0 else None) for index, spec in enumerate(reward)]
     except (ServerConfigError, RewardError, ValueError) as exc:
         fail(str(exc))

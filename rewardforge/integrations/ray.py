@@ -21,31 +21,33 @@ statuses and values are those of the local backend, row for row.
   differs from reward to reward); `reward` is null when `status` is not `ok`, never a 0.
 - A reward given as a YAML stack is read here and shipped as its contents, so workers on other
   nodes need not see the file. Rewards by name or `pkg.module:attr` must import on every node.
-- `rewardforge score --backend ray` uses `score_file`: JSONL lines are parsed in the workers with
-  the same parser as the local backend, and the output file is byte-identical to a local run.
+- `rewardforge score --backend ray` uses `score_file`: JSONL lines are read in the workers by the
+  local backend's own reader (`records.read_line`, line numbers included), and the output file is
+  byte-identical to a local run, bad-line error rows too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-import orjson
 import pyarrow as pa
 import yaml
 
 from rewardforge.core.engine import CacheSetting, score
+from rewardforge.core.errors import SampleError
 from rewardforge.core.registry import resolve
+from rewardforge.core.samples import sample_from_row
 from rewardforge.core.stack import parse_stack
 from rewardforge.core.types import Reward, RewardError, Sample, Score
-from rewardforge.records import RecordError, dump_line, scored_row, to_sample
+from rewardforge.records import BadLine, RecordError, bad_line_row, dump_line, read_line, scored_row
 from rewardforge.summary import ScoreSummary
 
 if TYPE_CHECKING:
     import ray.data
 
-_LINE, _SCORE, _TEXT = "line", "score", "text"
+_LINE, _SCORE, _NUMBER, _RAW = "line", "score", "number", "raw"
 
 
 def portable_spec(reward: Reward | str | Path) -> Reward | str | dict[str, Any]:
@@ -74,14 +76,16 @@ def build_reward(spec: Reward | str | dict[str, Any], params: Mapping[str, Any] 
 class _Scorer:
     """One Ray Data actor: the reward resolved once, the engine warm across every batch it scores.
 
-    `jsonl=True`: each input row is one line of JSONL text (`ray.data.read_text`), parsed here.
-    `lines=True` (the CLI): each output row is the finished output line plus the Score (for the
-    driver's summary); otherwise the input's columns come back with the verdict columns appended.
+    `jsonl=True`: the input rows are numbered raw lines of a JSONL file, read here by
+    `records.read_line`, as the local CLI reads them (a bad line fails the run, or with `skip_bad`
+    becomes the same error row). `lines=True` (the CLI): each output row is the finished output line
+    plus the Score (for the driver's summary); otherwise the input's columns come back with the
+    verdict columns appended.
     """
 
     def __init__(self, spec: Reward | str | dict[str, Any], params: Mapping[str, Any] | None,
                  timeout: float | None, step: int, cache: CacheSetting, field_map: Mapping[str, str],
-                 jsonl: bool, lines: bool) -> None:
+                 jsonl: bool, lines: bool, skip_bad: bool = False) -> None:
         self.reward = build_reward(spec, params)
         self.timeout = timeout
         self.step = step
@@ -89,16 +93,15 @@ class _Scorer:
         self.field_map = dict(field_map)
         self.jsonl = jsonl
         self.lines = lines
+        self.skip_bad = skip_bad
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        rows = [_parse_line(text) for text in batch.column(_TEXT).to_pylist()] if self.jsonl else batch.to_pylist()
-        samples = [_sample(row, self.field_map) for row in rows]
-        verdicts = score(self.reward, samples, timeout=self.timeout, step=self.step, cache=self.cache)
+        if self.jsonl:
+            return self._score_lines(batch)
+        rows = batch.to_pylist()
+        verdicts = self._score([_sample(row, self.field_map) for row in rows])
         if self.lines:
-            return pa.table({
-                _LINE: [dump_line(scored_row(row, v)).decode() for row, v in zip(rows, verdicts, strict=True)],
-                _SCORE: [v.model_dump_json(exclude={"info"}) for v in verdicts],
-            })
+            return _lines_table([(scored_row(row, v), v) for row, v in zip(rows, verdicts, strict=True)])
         columns = {
             "reward": pa.array([v.value for v in verdicts], pa.float64()),
             "status": pa.array([v.status for v in verdicts], pa.string()),
@@ -112,29 +115,58 @@ class _Scorer:
             batch = batch.append_column(name, values)
         return batch
 
+    def _score(self, samples: list[Sample]) -> list[Score]:
+        return score(self.reward, samples, timeout=self.timeout, step=self.step, cache=self.cache)
+
+    def _score_lines(self, batch: pa.Table) -> pa.Table:
+        numbers, raws = batch.column(_NUMBER).to_pylist(), batch.column(_RAW).to_pylist()
+        items = [item for n, raw in zip(numbers, raws, strict=True)
+                 if (item := read_line(n, raw, self.field_map)) is not None]
+        bad = [item for item in items if isinstance(item, BadLine)]
+        if bad and not self.skip_bad:
+            raise RecordError(bad[0].problem)
+        records = [item for item in items if not isinstance(item, BadLine)]
+        verdicts = iter(self._score([record.sample for record in records]))
+        out: list[tuple[dict[str, Any], Score]] = []
+        for item in items:  # input order, each bad line's error row in its place (as the CLI writes it)
+            if isinstance(item, BadLine):
+                out.append((bad_line_row(item), Score.error(item.problem)))
+            else:
+                verdict = next(verdicts)
+                out.append((scored_row(item.row, verdict), verdict))
+        return _lines_table(out)
+
+
+def _lines_table(scored: list[tuple[dict[str, Any], Score]]) -> pa.Table:
+    """Each finished output row as its JSON line, and its Score (without `info`) for the driver's summary."""
+    return pa.table({
+        _LINE: pa.array([dump_line(row).decode() for row, _ in scored], pa.string()),
+        _SCORE: pa.array([v.model_dump_json(exclude={"info"}) for _, v in scored], pa.string()),
+    })
+
 
 def _json(value: Any) -> str:
     return dump_line(value).decode().rstrip("\n")
 
 
-def _parse_line(text: str) -> dict[str, Any]:
-    try:
-        row = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise RecordError(f"invalid JSON in the line starting {text[:60]!r}: {exc}") from None
-    if not isinstance(row, dict):
-        raise RecordError(f"expected a JSON object, got {type(row).__name__} in the line starting {text[:60]!r}")
-    return row
-
-
 def _sample(row: dict[str, Any], field_map: Mapping[str, str]) -> Sample:
-    """`records.to_sample`, with the row named by its start: a Ray worker does not know line numbers."""
+    """The core rule for a row (`sample_from_row`); a Ray worker knows no line number, so the row is named by its start."""
     try:
-        return to_sample(row, field_map, line=0)
-    except RecordError as exc:
-        detail = str(exc).partition(": ")[2]
+        return sample_from_row(row, field_map).sample
+    except SampleError as exc:
         start = dump_line(row).decode()[:60]
-        raise RecordError(f"the row starting {start!r}: {detail}") from None
+        raise RecordError(f"the row starting {start!r}: {exc}") from None
+
+
+def _numbered_lines(batch: pa.Table) -> pa.Table:
+    """Whole JSONL files (`read_binary_files`) as numbered raw lines, split as a Python file iterates them."""
+    numbers: list[int] = []
+    raws: list[bytes] = []
+    for data in batch.column("bytes").to_pylist():
+        for number, raw in enumerate(data.split(b"\n"), start=1):
+            numbers.append(number)
+            raws.append(raw)
+    return pa.table({_NUMBER: pa.array(numbers, pa.int64()), _RAW: pa.array(raws, pa.binary())})
 
 
 def score_dataset(
@@ -181,14 +213,23 @@ def checked_spec(reward: Reward | str | Path, params: Mapping[str, Any] | None, 
 
 def _map(spec: Reward | str | dict[str, Any], ds: ray.data.Dataset, *, params: Mapping[str, Any] | None,
          timeout: float | None, step: int, cache: CacheSetting, field_map: Mapping[str, str] | None,
-         batch_size: int, compute: Any, num_cpus: float, jsonl: bool, lines: bool) -> ray.data.Dataset:
+         batch_size: int, compute: Any, num_cpus: float, jsonl: bool, lines: bool,
+         skip_bad: bool = False) -> ray.data.Dataset:
     return ds.map_batches(
         _Scorer,
         fn_constructor_kwargs={"spec": spec, "params": dict(params or {}), "timeout": timeout, "step": step,
                                "cache": cache, "field_map": dict(field_map or {}), "jsonl": jsonl,
-                               "lines": lines},
+                               "lines": lines, "skip_bad": skip_bad},
         batch_size=batch_size, batch_format="pyarrow", compute=compute, num_cpus=num_cpus,
     )
+
+
+class LineSink(Protocol):
+    """Where `score_file` writes output lines: a binary file, or the CLI's atomic `Output`."""
+
+    def write(self, line: bytes, /) -> object: ...
+
+    def flush(self) -> object: ...
 
 
 def is_parquet(path: str | Path) -> bool:
@@ -198,7 +239,7 @@ def is_parquet(path: str | Path) -> bool:
 def score_file(
     reward: Reward | str | Path,
     input: str | Path,
-    sink: IO[bytes],
+    sink: LineSink,
     *,
     params: Mapping[str, Any] | None = None,
     timeout: float | None = None,
@@ -208,6 +249,7 @@ def score_file(
     batch_size: int = 256,
     workers: int | None = None,
     address: str | None = None,
+    skip_bad: bool = False,
 ) -> ScoreSummary:
     """Score a JSONL or Parquet file on Ray and write the local backend's JSONL output, in input order.
 
@@ -228,13 +270,16 @@ def score_file(
     parquet = is_parquet(input)
     if Path(input).exists():  # Ray's readers run in workers with another working directory
         input = Path(input).resolve()
-    # JSONL goes in as raw lines (blank ones dropped, as locally) for the workers to parse as the CLI does.
-    read = ray.data.read_parquet if parquet else ray.data.read_text
-    ds = read(str(input), num_cpus=0)  # reading is light: it must not wait for a CPU the actors hold
+    # Reading is light and reserves no CPU: it must not wait for one the scoring actors hold.
+    if parquet:
+        ds = ray.data.read_parquet(str(input), num_cpus=0)
+    else:  # the file's bytes, split into numbered lines as Python iterates a file, read by the workers
+        ds = ray.data.read_binary_files(str(input), num_cpus=0).map_batches(
+            _numbered_lines, batch_format="pyarrow", num_cpus=0)
     most = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     ds = _map(spec, ds, params=params, timeout=timeout, step=step, cache=cache, field_map=field_map,
               batch_size=batch_size, compute=ActorPoolStrategy(min_size=1, max_size=most), num_cpus=1.0,
-              jsonl=not parquet, lines=True)
+              jsonl=not parquet, lines=True, skip_bad=skip_bad)
     summary = ScoreSummary()
     for line, verdict in _scored_lines(ds):
         sink.write(line)

@@ -112,11 +112,31 @@ def test_cli_ray_backend_reads_parquet_like_jsonl(local_ray: None, tmp_path: Pat
 
 def test_cli_ray_backend_names_a_bad_line_and_exits_2(local_ray: None, tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
-    source.write_text('{"completion": "a", "reference": "a"}\n{oops this is not json\n')
+    source.write_text('{"completion": "a", "reference": "a"}\n\n{oops this is not json\n')
     done = runner.invoke(app, ["score", "-r", "exact_match", "-i", str(source), "-o", str(tmp_path / "out.jsonl"),
                                "--backend", "ray"])
     assert done.exit_code == 2
-    assert "invalid JSON" in done.output and "oops this is not json" in done.output
+    assert "line 3: invalid JSON at column 2" in done.output  # numbered as the local backend numbers it
+    assert "Traceback" not in done.output
+
+
+def test_cli_ray_backend_writes_bad_line_rows_as_the_local_backend_does(local_ray: None, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    lines = ['\ufeff{"completion": "a", "reference": "a"}', "", "{oops", "[1, 2]", '{"prompt": "no completion"}',
+             '{"completion": "b\u2028c", "reference": "b\u2028c", "n": 123456789012345678901234567890}', "\r",
+             '{"completion": 7}']
+    source.write_bytes("\n".join(lines).encode() + b"\r\n")
+    outputs = {}
+    for backend in ("local", "ray"):
+        target = tmp_path / f"{backend}.jsonl"
+        done = runner.invoke(app, ["score", "-r", "exact_match", "-i", str(source), "-o", str(target),
+                                   "--on-bad-line", "skip", "--backend", backend])
+        assert done.exit_code == 0, done.output
+        outputs[backend] = target.read_bytes()
+    assert outputs["ray"] == outputs["local"]
+    rows = [orjson.loads(line) for line in outputs["local"].splitlines()]
+    assert [r["status"] for r in rows] == ["ok", "error", "error", "error", "ok", "error"]
+    assert [r["info"].get("input_line") for r in rows if r["status"] == "error"] == [3, 4, 5, 8]
 
 
 def test_cli_ray_backend_refuses_an_unknown_reward_before_starting(tmp_path: Path) -> None:
