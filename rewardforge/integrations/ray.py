@@ -207,7 +207,10 @@ def checked_spec(reward: Reward | str | Path, params: Mapping[str, Any] | None, 
     if batch_size < 1 or (workers is not None and workers < 1):
         raise ValueError("batch_size and workers must be at least 1")
     spec = portable_spec(reward)
-    build_reward(spec, params)
+    built = build_reward(spec, params)
+    if getattr(built, "batched", False):
+        raise RewardError(f"reward {built.name!r} is batch-relative (it compares the samples of a batch or a "
+                          "GRPO group), and Ray's batches may split a group; score it with the local backend")
     return spec
 
 

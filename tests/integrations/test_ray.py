@@ -145,6 +145,9 @@ def test_cli_ray_backend_refuses_an_unknown_reward_before_starting(tmp_path: Pat
     assert done.exit_code == 2 and "no_such_reward" in done.output
     done = runner.invoke(app, ["score", "-r", "exact_match", "-i", str(source), "-o", "-", "--backend", "spark"])
     assert done.exit_code == 2 and "--backend must be local or ray" in done.output
+    done = runner.invoke(app, ["score", "-r", "rf_test_rewards:rank_in_batch", "-i", str(source), "-o", "-",
+                               "--backend", "ray"])
+    assert done.exit_code == 2 and "batch-relative" in done.output
 
 
 def readme_ray_blocks() -> list[tuple[str, str]]:
