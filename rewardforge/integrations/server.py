@@ -54,9 +54,7 @@ from rewardforge.integrations.server_guard import (
     check_bind,
     error_response,
     json_response,
-    limit_count,
-    read_json,
-    validated,
+    read_body,
 )
 from rewardforge.integrations.server_metrics import CONTENT_TYPE, MetricsMiddleware, ServerMetrics
 from rewardforge.integrations.server_protocols import add_protocol_routes
@@ -201,10 +199,8 @@ def create_app(
     @app.post("/v1/score")
     async def score_native(request: Request) -> Response:
         guard(request)
-        data = await read_json(request, settings.max_body_bytes)
-        if isinstance(data, dict) and isinstance(data.get("samples"), list):
-            limit_count("samples", len(data["samples"]), settings.max_samples)
-        body: ScoreRequest = validated(ScoreRequest, data)
+        body = await read_body(request, ScoreRequest, max_bytes=settings.max_body_bytes, counted="samples",
+                               max_items=settings.max_samples)
         batcher = service.batcher(body.reward)
         scores = await batcher.score(body.samples, body.step)
         return json_response({"reward": batcher.reward.name, "scores": [s.model_dump() for s in scores]})

@@ -36,6 +36,7 @@ from starlette.responses import Response
 from rewardforge.records import dump_line
 
 MIN_TOKEN_CHARS = 16
+ModelT = typing.TypeVar("ModelT", bound=BaseModel)
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
@@ -199,3 +200,13 @@ def limit_count(field: str, count: int, limit: int) -> None:
     """A request may carry at most `limit` samples (--max-samples)."""
     if count > limit:
         raise ApiError(413, field, f"{count} items is over the limit of {limit} per request (--max-samples)")
+
+
+async def read_body(request: Request, model: type[ModelT], *, max_bytes: int, counted: str | None = None,
+                    max_items: int = 0) -> ModelT:
+    """The body as `model`: read within `max_bytes`, its list `counted` within `max_items`, then validated."""
+    data = await read_json(request, max_bytes)
+    if counted is not None and isinstance(data, dict) and isinstance(data.get(counted), list):
+        limit_count(counted, len(data[counted]), max_items)
+    result: ModelT = validated(model, data)
+    return result

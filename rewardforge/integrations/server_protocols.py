@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from rewardforge.core.types import Reward, Sample
 from rewardforge.integrations.common import StatusPolicy, check_component_names, composite_component_names
 from rewardforge.integrations.openrlhf import merge_scores, request_samples, to_response
-from rewardforge.integrations.server_guard import ApiError, json_response, limit_count, read_json, validated
+from rewardforge.integrations.server_guard import ApiError, json_response, read_body
 from rewardforge.integrations.slime import to_reward, to_sample
 
 if TYPE_CHECKING:
@@ -73,10 +73,8 @@ def add_protocol_routes(app: FastAPI, service: RewardService, guard: Callable[[R
     @app.post("/get_reward")
     async def openrlhf(request: Request) -> Response:
         guard(request)
-        data = await read_json(request, settings.max_body_bytes)
-        if isinstance(data, dict) and isinstance(data.get("query"), list):
-            limit_count("query", len(data["query"]), settings.max_samples)
-        body: OpenRLHFRequest = validated(OpenRLHFRequest, data)
+        body = await read_body(request, OpenRLHFRequest, max_bytes=settings.max_body_bytes, counted="query",
+                               max_items=settings.max_samples)
         prompts = body.prompts if body.prompts is not None else [""] * len(body.query)
         for field, values in (("prompts", prompts), ("labels", body.labels)):
             if values is not None and len(values) != len(body.query):
@@ -93,7 +91,7 @@ def add_protocol_routes(app: FastAPI, service: RewardService, guard: Callable[[R
     @app.post("/slime")
     async def slime(request: Request) -> Response:
         guard(request)
-        body: SlimeRequest = validated(SlimeRequest, await read_json(request, settings.max_body_bytes))
+        body = await read_body(request, SlimeRequest, max_bytes=settings.max_body_bytes)
         batcher = service.batcher(request.query_params.get("reward"))
         [verdict] = await batcher.score([to_sample(body.model_dump())])
         value = policy.value(verdict)
