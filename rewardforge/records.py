@@ -76,23 +76,31 @@ def to_sample(row: Mapping[str, Any], field_map: Mapping[str, str], *, line: int
 def iter_rows(stream: IO[bytes], field_map: Mapping[str, str]) -> Iterator[Record | BadLine]:
     """Every non-blank line, lazily, as a Record or, when it cannot become a Sample, a BadLine."""
     for number, raw in enumerate(stream, start=1):
-        if number == 1 and raw.startswith(_BOM):
-            raw = raw[len(_BOM):]
-        raw = raw.rstrip(b"\r\n")
-        if not raw.strip():
-            continue
-        try:
-            row = load_row(raw)
-        except orjson.JSONDecodeError as exc:
-            yield BadLine(number, f"line {number}: {_json_problem(raw, exc)}", _preview(raw))
-            continue
-        if not isinstance(row, dict):
-            yield BadLine(number, f"line {number}: expected a JSON object, got {type(row).__name__}", _preview(raw))
-            continue
-        try:
-            yield to_sample(row, field_map, line=number)
-        except RecordError as exc:
-            yield BadLine(number, str(exc), _preview(raw))
+        item = read_line(number, raw, field_map)
+        if item is not None:
+            yield item
+
+
+def read_line(number: int, raw: bytes, field_map: Mapping[str, str]) -> Record | BadLine | None:
+    """Line `number` of a file (blank lines counted) as a Record or a BadLine; None when it is blank.
+
+    Every reader of JSONL input goes through here (the CLI, Ray's workers), so a line reads the same
+    everywhere."""
+    if number == 1 and raw.startswith(_BOM):
+        raw = raw[len(_BOM):]
+    raw = raw.rstrip(b"\r\n")
+    if not raw.strip():
+        return None
+    try:
+        row = load_row(raw)
+    except orjson.JSONDecodeError as exc:
+        return BadLine(number, f"line {number}: {_json_problem(raw, exc)}", _preview(raw))
+    if not isinstance(row, dict):
+        return BadLine(number, f"line {number}: expected a JSON object, got {type(row).__name__}", _preview(raw))
+    try:
+        return to_sample(row, field_map, line=number)
+    except RecordError as exc:
+        return BadLine(number, str(exc), _preview(raw))
 
 
 def load_row(raw: bytes) -> Any:

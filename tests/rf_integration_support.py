@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
+from unittest.mock import MagicMock
+
+import pytest
 
 DATA = Path(__file__).resolve().parent / "integrations" / "data"
+OPENRLHF = Path(__file__).resolve().parents[1] / ".venv-openrlhf"
 
 # Words a random model can emit: a gate on "Yes|No" opens for some completions and not others.
 WORDS = ["[UNK]", "[PAD]", "<s>", "</s>", "<|im_start|>", "<|im_end|>", "system", "user", "assistant",
@@ -51,3 +57,21 @@ def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call `fn` (sync or async) to completion: run in a spawned process with `fn` sent by pickle."""
     result = fn(*args, **kwargs)
     return asyncio.run(result) if inspect.isawaitable(result) else result
+
+
+def openrlhf_modules(patch: pytest.MonkeyPatch) -> SimpleNamespace:
+    """OpenRLHF's agent and samples-generator modules from `.venv-openrlhf`, GPU-only neighbours stubbed.
+
+    OpenRLHF needs deepspeed, flash-attn and vLLM (GPU packages), so `scripts/setup_openrlhf.sh`
+    installs the package alone. The generation engine (vLLM) and Ray are stubbed, as OpenRLHF's own
+    tests/test_agent.py does; everything between them is OpenRLHF's code. `patch.undo()` restores them.
+    """
+    if not (OPENRLHF / "openrlhf" / "utils" / "agent.py").exists():
+        pytest.fail(f"{OPENRLHF} is missing: run `bash scripts/setup_openrlhf.sh` (scripts/test.sh does)")
+    patch.syspath_prepend(str(OPENRLHF))
+    for name in ("ray", "vllm", "openrlhf.trainer.ray.vllm_engine"):
+        patch.setitem(sys.modules, name, MagicMock())
+    from openrlhf.trainer.ppo_utils import samples_generator
+    from openrlhf.utils import agent
+
+    return SimpleNamespace(agent=agent, samples_generator=samples_generator)

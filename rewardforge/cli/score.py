@@ -28,6 +28,7 @@ from rich.markup import escape
 from rewardforge.cli.console import err, fail, reward_params
 from rewardforge.cli.output import Output, check_paths
 from rewardforge.cli.progress import progress_view
+from rewardforge.cli.score_ray import score_on_ray
 from rewardforge.core.cache import VerdictCache
 from rewardforge.core.compose import Composite
 from rewardforge.core.engine import score as score_samples
@@ -81,8 +82,16 @@ def score(
                                                      "a terminal")] = 10.0,
     report: Annotated[Path | None, typer.Option(metavar="FILE", help="also write a self-contained HTML report "
                                                                      "of this run's rows here")] = None,
+    backend: Annotated[str, typer.Option(metavar="local|ray", help="ray: score as a Ray Data pipeline "
+                                                                  "(JSONL or Parquet input)")] = "local",
+    address: Annotated[str | None, typer.Option(metavar="ADDRESS", help="--backend ray: the cluster to join "
+                                                                       "('auto': the one running here)")] = None,
 ) -> None:
     """Score a JSONL file; each output line is the input plus reward, status, reason, components, info."""
+    if backend != "local":
+        score_on_ray(backend, reward, input, output, param, field, timeout, step, cache, batch_size, address,
+                     on_bad_line=on_bad_line.value, force=force, resume=resume, report=report)
+        return
     if timeout is not None and timeout <= 0:
         fail(f"--timeout must be positive, got {timeout}")
     if resume and force:

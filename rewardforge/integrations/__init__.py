@@ -10,6 +10,9 @@
 
 `on_skipped=` / `on_error=` take None (TRL only), a float, or "raise" in every adapter. No adapter
 imports its trainer: each speaks the trainer's calling convention, so importing this package is cheap.
+
+The HTTP reward server (`server`, `rewardforge serve`) and Ray Data scoring (`ray`) are imported
+by their module names, not from here: they need the `[server]` and `[ray]` extras.
 """
 
 from rewardforge.integrations.common import BoundReward, FieldMap, ScoreStatusError, StatusPolicy

@@ -13,42 +13,30 @@ from __future__ import annotations
 import asyncio
 import math
 import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from unittest.mock import MagicMock
 
 import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from rf_integration_support import DATA, word_tokenizer  # noqa: E402
+from rf_integration_support import DATA, openrlhf_modules, word_tokenizer  # noqa: E402
 from rf_test_support import RF  # noqa: E402
 
 import rewardforge as rf  # noqa: E402
 from rewardforge.integrations.common import StatusPolicy  # noqa: E402
 from rewardforge.integrations.openrlhf import request_samples, response_from_query, to_response  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-OPENRLHF = ROOT / ".venv-openrlhf"
 STACK = str(DATA / "qa_stack.yaml")
 
 
 @pytest.fixture(scope="module")
 def openrlhf() -> Any:
     """OpenRLHF's agent and samples-generator modules, GPU-only neighbours stubbed."""
-    if not (OPENRLHF / "openrlhf" / "utils" / "agent.py").exists():
-        pytest.fail(f"{OPENRLHF} is missing: run `bash scripts/setup_openrlhf.sh` (scripts/test.sh does)")
     patch = pytest.MonkeyPatch()
-    patch.syspath_prepend(str(OPENRLHF))
-    for name in ("ray", "vllm", "openrlhf.trainer.ray.vllm_engine"):
-        patch.setitem(sys.modules, name, MagicMock())
-    from openrlhf.trainer.ppo_utils import samples_generator
-    from openrlhf.utils import agent
-
-    yield SimpleNamespace(agent=agent, samples_generator=samples_generator)
+    yield openrlhf_modules(patch)
     patch.undo()
 
 
