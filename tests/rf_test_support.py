@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import time
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
 RF = [sys.executable, "-m", "rewardforge.cli"]
+T = TypeVar("T")
 
 
 def count_calls(log: Path) -> int:
@@ -56,3 +60,27 @@ def zombie_children(pid: int) -> int:
         if fields[0] == b"Z" and int(fields[1]) == pid:
             count += 1
     return count
+
+
+async def worst_loop_stall(work: Awaitable[T]) -> tuple[float, T]:
+    """Await `work` while a heartbeat ticks every 10 ms on the same loop: (the longest gap between
+    ticks, the result). The heartbeat ticks before the work starts, so a stall at its start counts."""
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def heartbeat() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    beat = asyncio.create_task(heartbeat())
+    await asyncio.sleep(0.05)
+    try:
+        result = await work
+    finally:
+        done.set()
+        await beat
+    return max(gaps), result

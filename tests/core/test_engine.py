@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from rf_test_rewards import boom, counting, crashy, sleepy
-from rf_test_support import count_calls
+from rf_test_support import count_calls, worst_loop_stall
 
 import rewardforge as rf
-from rewardforge.core.engine import DEFAULT_TIMEOUT
+from rewardforge.core.engine import DEFAULT_TIMEOUT, _resolve_now
 from rewardforge.core.workers import WorkerCrashed, WorkerPool, WorkerTimeout
 
 
@@ -280,30 +280,9 @@ def test_ascore_never_blocks_the_event_loop_and_parses_a_stack_file_once(
     stack = tmp_path / "stack.yaml"
     stack.write_text(f"type: weighted_sum\ncomponents:\n  - reward: {module}:fine\n")
 
-    async def main() -> tuple[float, list[rf.Score]]:
-        gaps: list[float] = []
-        done = asyncio.Event()
-
-        async def heartbeat() -> None:
-            last = time.perf_counter()
-            while not done.is_set():
-                await asyncio.sleep(0.01)
-                now = time.perf_counter()
-                gaps.append(now - last)
-                last = now
-
-        beat = asyncio.create_task(heartbeat())
-        await asyncio.sleep(0.05)  # the heartbeat is ticking before the call starts
-        verdicts = await rf.ascore(stack, [{"completion": "x"}])
-        done.set()
-        await beat
-        return max(gaps), verdicts
-
-    worst_gap, verdicts = asyncio.run(main())
+    worst_gap, verdicts = asyncio.run(worst_loop_stall(rf.ascore(stack, [{"completion": "x"}])))
     assert verdicts[0].value == 1.0
     assert worst_gap < 0.75  # the import sleeps 1.5 s, on a helper thread
-    from rewardforge.core.engine import _resolve_now
-
     assert _resolve_now(stack, None) is _resolve_now(str(stack), None)
     stack.write_text(stack.read_text() + "name: renamed\n")
     assert _resolve_now(stack, None).name == "renamed"
