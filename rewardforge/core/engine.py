@@ -252,7 +252,7 @@ async def _call_in_worker(
     try:
         scores = await pool.acall(_score_in_worker, shipped, samples, context, timeout=limit)
     except WorkerTimeout:
-        return [Score.error(f"timeout: {reward.name} ran past {limit:g}s and was killed") for _ in samples]
+        return [Score.error(f"timeout: {reward.name} ran past {limit}s and was killed") for _ in samples]
     except WorkerCrashed as exc:
         return [Score.error(f"{reward.name} crashed its worker: {exc}") for _ in samples]
     except WorkerCancelled:

@@ -230,7 +230,7 @@ def test_process_rewards_get_a_default_timeout_that_can_be_changed_or_turned_off
     monkeypatch.setenv("RF_DEFAULT_TIMEOUT", "1")
     start = time.perf_counter()
     [hung] = rf.score(sleepy, [{"completion": "hang"}])  # no timeout given: the default applies
-    assert hung.status == "error" and (hung.reason or "").startswith("timeout: sleepy ran past 1s")
+    assert hung.status == "error" and (hung.reason or "").startswith("timeout: sleepy ran past 1.0s")
     assert time.perf_counter() - start < 10
     [slow] = rf.score(sleepy.with_params(seconds=1.5), [{"completion": "x"}], timeout=math.inf)
     assert slow.value == 1.0
