@@ -6,6 +6,8 @@ import contextlib
 import io
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,3 +78,13 @@ def test_the_command_line_section_runs_as_written(args: list[str], tmp_path: Pat
         assert len(rows) == 2 and '"reward":0.0' in rows[0]  # case_sensitive=true: "Paris" is not "paris"
     if "--report" in args:
         assert (tmp_path / "report.html").read_text().lower().startswith("<!doctype html>")
+
+
+def test_the_engine_limits_example_runs_as_a_script_and_prints_what_it_says(tmp_path: Path) -> None:
+    [block] = blocks(section("The engine"), "python")
+    script = tmp_path / "limits_example.py"  # a script, as users run it: the reward lives in __main__
+    script.write_text(block)
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    expected = re.search(r"print\(.*\)\s+# (.*)", block)
+    assert expected is not None and result.stdout.strip() == expected.group(1)

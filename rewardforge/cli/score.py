@@ -36,6 +36,7 @@ from rewardforge.core.errors import RewardError, did_you_mean
 from rewardforge.core.registry import resolve
 from rewardforge.core.samples import SAMPLE_COLUMNS
 from rewardforge.core.types import Reward, Score
+from rewardforge.core.workers import configure_shared_pool
 from rewardforge.records import (
     BadLine,
     Record,
@@ -86,6 +87,8 @@ def score(
                                                                   "(JSONL or Parquet input)")] = "local",
     address: Annotated[str | None, typer.Option(metavar="ADDRESS", help="--backend ray: the cluster to join "
                                                                        "('auto': the one running here)")] = None,
+    workers: Annotated[int | None, typer.Option(metavar="N", min=1, help="worker processes (default: "
+                                                "RF_WORKERS, else one per CPU)")] = None,
 ) -> None:
     """Score a JSONL file; each output line is the input plus reward, status, reason, components, info."""
     if backend != "local":
@@ -106,6 +109,8 @@ def score(
     except RecordError as exc:
         fail(str(exc))
     built = _build_reward(reward, param or [])
+    if workers is not None:
+        configure_shared_pool(workers)
     verdict_cache = _open_cache(cache)
     sink = Output(output, resume=resume, force=force)
     run = _Run(built, field_map, sink, timeout=timeout, step=step, cache=verdict_cache)

@@ -8,8 +8,10 @@ RewardforgeError                     catch this to catch anything rewardforge ra
 ├── RecordError (ValueError)         records.py: a JSONL line that cannot become a sample
 ├── SandboxError (RuntimeError)      sandbox/base.py: the sandbox could not run a program
 ├── ImageBuildError (RuntimeError)   sandbox/image.py: the sandbox image could not be built
-├── WorkerTimeout (TimeoutError)     core/workers.py: a worker call ran past its limit and was killed
-├── WorkerCrashed (RuntimeError)     core/workers.py: a worker process died mid-call
+├── WorkerTimeout (TimeoutError)     core/workers/pool.py: a worker call ran past its limit and was killed
+├── WorkerCrashed (RuntimeError)     core/workers/pool.py: a worker process died mid-call
+├── WorkerCancelled (RuntimeError)   core/workers/pool.py: a worker call was cancelled; its worker killed
+├── UnpicklableCall (TypeError)      core/workers/pool.py: a call's function or arguments cannot be pickled
 ├── TokenizerError (ValueError)      rewards/counting.py: a tokenizer cannot be loaded
 ├── TestSpecError (ValueError)       verifiers/code/cases.py: code test cases are malformed
 ├── VerdictError (ValueError)        verifiers/judge/parse.py: a judge's reply holds no verdict

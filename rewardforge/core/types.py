@@ -7,13 +7,18 @@ engine, the CLI, the trainer adapters and the HTTP server never special-case a r
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import contextlib
+import contextvars
 import importlib
 import inspect
-import json
 import math
 import numbers
+import os
+import pickle
 import re
+import sys
+import threading
+import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypeVar, overload, runtime_checkable
 
@@ -67,14 +72,60 @@ def message_text(value: Text) -> str:
     return str(content)
 
 
+_CANCEL_POLL_S = 0.1
+
+
 def run_sync(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run a coroutine to completion from sync code, even when this thread already runs a loop."""
+    """Run a coroutine to completion from sync code, even when this thread already runs a loop.
+
+    In that case the coroutine runs on a helper thread; an exception in the waiting thread (a Ctrl-C)
+    cancels it there, so the caller is interrupted promptly and the coroutine's cleanup still runs.
+    """
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(coroutine)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
-        return thread.submit(asyncio.run, coroutine).result()
+    started = threading.Event()
+    handle: dict[str, Any] = {}
+
+    async def tracked() -> Any:
+        handle["loop"], handle["task"] = asyncio.get_running_loop(), asyncio.current_task()
+        started.set()
+        return await coroutine
+
+    context = contextvars.copy_context()  # the engine's options and cancel scope carry over
+
+    def run() -> None:
+        try:
+            handle["result"] = context.run(asyncio.run, tracked())
+        except BaseException as exc:
+            handle["error"] = exc
+        finally:
+            started.set()
+
+    helper = threading.Thread(target=run, name="rewardforge-run-sync", daemon=True)
+    helper.start()
+    # This thread's own loop is blocked meanwhile: its SIGINT handler (asyncio.run's, 3.11+) can only
+    # mark the calling task cancelled, so watch for that too.
+    outer = asyncio.current_task()
+    try:
+        while helper.is_alive():
+            helper.join(_CANCEL_POLL_S)
+            if outer is not None and getattr(outer, "cancelling", lambda: 0)():
+                raise asyncio.CancelledError()
+    except BaseException:
+        started.wait()
+        if "task" in handle:
+            with contextlib.suppress(RuntimeError):  # the loop may have finished meanwhile
+                handle["loop"].call_soon_threadsafe(handle["task"].cancel)
+        helper.join(5.0)
+        raise
+    if "error" in handle:
+        raise handle["error"]
+    return handle["result"]
+
+
+_KEY_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
 class Sample(BaseModel):
@@ -112,13 +163,23 @@ class Sample(BaseModel):
     def prompt_text(self) -> str:
         return message_text(self.prompt)
 
-    def key(self, fields: frozenset[str] = SAMPLE_FIELDS) -> bytes:
-        """A stable byte key over `fields`, used to dedup and cache identical work."""
+    def key(self, fields: frozenset[str] = SAMPLE_FIELDS) -> bytes | None:
+        """A stable byte key over `fields`, used to dedup and cache identical work.
+
+        JSON for plain data; a pickle for what JSON cannot hold exactly (a lone surrogate, an integer
+        past 64 bits such as a big gold answer, a set, an object);
+        None when neither can encode a value completely: such a sample is scored on its own and its
+        verdict is never cached.
+        """
         data = {name: getattr(self, name) for name in sorted(fields)}
         try:
-            return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=repr)
-        except TypeError:  # an integer outside 64 bits (a big gold answer): the stdlib keeps it exact
-            return json.dumps(data, sort_keys=True, default=repr).encode()
+            return orjson.dumps(data, option=_KEY_OPTIONS)
+        except (orjson.JSONEncodeError, TypeError):
+            pass
+        try:
+            return b"\0pickle" + pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            return None
 
 
 class Score(BaseModel):
@@ -239,9 +300,69 @@ def as_score(result: Any, *, reward_name: str) -> Score:
     return Score.error(f"{reward_name} returned {type(result).__name__}, expected a number, a bool or a Score{hint}")
 
 
+TRACEBACK_FRAMES = 5
+
+
 def exception_score(exc: BaseException) -> Score:
-    """An exception inside a reward is an error with its text, never a 0."""
-    return Score.error(f"{type(exc).__name__}: {exc}")
+    """An exception inside a reward is an error with its text, never a 0; `info` names the exception
+    and the last frames of its traceback (file, line, function), where the fault is."""
+    name = type(exc).__name__
+    text = str(exc) or ("out of memory" if isinstance(exc, MemoryError) else "")
+    frames = traceback.extract_tb(exc.__traceback__)[-TRACEBACK_FRAMES:]
+    info: dict[str, Any] = {"exception": name}
+    if frames:
+        info["traceback"] = [{"file": f.filename, "line": f.lineno, "function": f.name} for f in frames]
+    return Score.error(f"{name}: {text}" if text else name, info=info)
+
+
+#: Strings in `Score.info` and `Score.reason` longer than this are cut (head and tail kept), and lists
+#: or mappings longer than INFO_MAX_ITEMS are shortened, so one huge answer cannot bloat every row.
+INFO_MAX_CHARS = int(os.environ.get("RF_INFO_MAX_CHARS", "16384") or 0)
+INFO_MAX_ITEMS = 1000
+_MAX_DEPTH = 32
+
+
+def bounded(score: Score, max_chars: int | None = None) -> Score:
+    """`score` with huge strings and collections in `info` and `reason` cut to size; the same object
+    when nothing needs cutting. `max_chars` defaults to INFO_MAX_CHARS (0 turns the cap off)."""
+    limit = INFO_MAX_CHARS if max_chars is None else max_chars
+    if limit <= 0:
+        return score
+    info, info_cut = _bounded_value(score.info, limit, 0)
+    reason, reason_cut = _bounded_value(score.reason, limit, 0)
+    if not (info_cut or reason_cut):
+        return score
+    return score.model_copy(update={"info": info, "reason": reason})
+
+
+def _bounded_value(value: Any, limit: int, depth: int) -> tuple[Any, bool]:
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return value, False
+        head, tail = value[: limit * 3 // 4], value[len(value) - limit // 4:]
+        return f"{head} … [{len(value) - len(head) - len(tail)} chars cut] … {tail}", True
+    if depth >= _MAX_DEPTH:
+        return value, False
+    if isinstance(value, dict):
+        items = list(value.items())
+        pairs = [(k, _bounded_value(v, limit, depth + 1)) for k, v in items[:INFO_MAX_ITEMS]]
+        cut = len(items) > INFO_MAX_ITEMS or any(changed for _, (_, changed) in pairs)
+        if not cut:
+            return value, False
+        result = {k: v for k, (v, _) in pairs}
+        if len(items) > INFO_MAX_ITEMS:
+            result["…"] = f"{len(items) - INFO_MAX_ITEMS} more entries cut"
+        return result, True
+    if isinstance(value, list | tuple):
+        parts = [_bounded_value(v, limit, depth + 1) for v in value[:INFO_MAX_ITEMS]]
+        cut = len(value) > INFO_MAX_ITEMS or any(changed for _, changed in parts)
+        if not cut:
+            return value, False
+        kept = [v for v, _ in parts]
+        if len(value) > INFO_MAX_ITEMS:
+            kept.append(f"… {len(value) - INFO_MAX_ITEMS} more items cut")
+        return kept, True
+    return value, False
 
 
 _CONTEXT_PARAMS = frozenset({"sample", "samples", "context", "step"})
@@ -275,13 +396,9 @@ class FunctionReward(BaseReward):
         self.description = inspect.getdoc(fn) or ""
         # golden cases the reward carries itself, for `rewardforge test` and the pytest helpers
         self.cases = cases if isinstance(cases, CaseSet) else parse_cases(list(cases), origin=f"reward {self.name!r}")
-        try:  # resolve string annotations (from __future__ import annotations) in the function's module
-            signature = inspect.signature(fn, eval_str=True)
-        except NameError as exc:
-            raise RewardError(f"reward {self.name!r}: cannot resolve a type annotation: {exc}") from None
-        self._inputs = [p.name for p in signature.parameters.values() if p.kind is not p.KEYWORD_ONLY]
+        self._inputs = [p.name for p in inspect.signature(fn).parameters.values() if p.kind is not p.KEYWORD_ONLY]
         self._check_inputs()
-        self.params_model = _params_model(self.name, signature, self.description)
+        self._params_model: type[BaseModel] | None = None
         if params is None:  # as decorated: defaults only; required params come with `with_params`
             fields = self.params_model.model_fields
             self.params = {k: f.get_default(call_default_factory=True) for k, f in fields.items()
@@ -291,6 +408,22 @@ class FunctionReward(BaseReward):
             self.params = self._validate(params)
             self.missing = []
         self.fields = self._fields_read()
+
+    @property
+    def params_model(self) -> type[BaseModel]:
+        """The pydantic model of the params; built on first use (a worker that only scores never needs it)."""
+        if self._params_model is None:
+            try:  # resolve string annotations (from __future__ import annotations) in the function's module
+                signature = inspect.signature(self.fn, eval_str=True)
+            except NameError as exc:
+                raise RewardError(f"reward {self.name!r}: cannot resolve a type annotation: {exc}") from None
+            self._params_model = _params_model(self.name, signature, self.description)
+        return self._params_model
+
+    @property
+    def reads_step(self) -> bool:
+        """Whether the verdict may depend on the training step (so it is part of the cache key)."""
+        return "step" in self._inputs or "context" in self._inputs
 
     def _check_inputs(self) -> None:
         allowed = (SAMPLE_FIELDS | _CONTEXT_PARAMS) - {"samples"}
@@ -336,7 +469,7 @@ class FunctionReward(BaseReward):
         for sample in samples:
             try:
                 result = self.fn(**self._inputs_for(sample, context), **self.params)
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # a reward's sys.exit() fails its sample, not the batch
                 scores.append(exception_score(exc))
                 continue
             scores.append(as_score(result, reward_name=self.name))
@@ -346,7 +479,7 @@ class FunctionReward(BaseReward):
         inputs = {"samples": list(samples), "context": context, "step": context.step}
         try:
             results = list(self.fn(**{n: inputs[n] for n in self._inputs}, **self.params))
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             return [exception_score(exc) for _ in samples]
         if len(results) != len(samples):
             return [Score.error(f"{self.name} returned {len(results)} results for {len(samples)} samples")
@@ -354,25 +487,57 @@ class FunctionReward(BaseReward):
         return [as_score(r, reward_name=self.name) for r in results]
 
     def cache_key(self, context: RewardContext) -> str | None:
+        """Name and params, and the step when the function reads it (`step` or `context`). The engine
+        adds the fingerprint of the code and the package versions (core/fingerprint.py)."""
         params = orjson.dumps(self.params, option=orjson.OPT_SORT_KEYS, default=repr).decode()
-        return f"{self.fn.__module__}:{self.fn.__qualname__}:{params}"
+        step = f":step={context.step}" if self.reads_step else ""
+        return f"{self.fn.__module__}:{self.fn.__qualname__}:{params}{step}"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the underlying function directly, e.g. in a unit test."""
         return self.fn(*args, **{**self.params, **kwargs})
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # The module attribute is this object, not the raw function, so pickle by reference to it.
-        return (_rebuild_function_reward, (self.fn.__module__, self.fn.__qualname__, self.params))
+        """By reference when a worker can import it (the module attribute is this object, not the raw
+        function); else by value, which needs cloudpickle (rewards in `__main__`, a REPL, `python -c`,
+        a spawn child's `__mp_main__`, or inside a function): the engine's workers use it."""
+        if _importable(self.fn):
+            return (_rebuild_function_reward, (self.fn.__module__, self.fn.__qualname__, self.params, self.name))
+        state = {k: v for k, v in self.__dict__.items() if k != "_params_model"}
+        return (_restore_function_reward, (state,))
 
 
-def _rebuild_function_reward(module: str, qualname: str, params: dict[str, Any]) -> FunctionReward:
+_SCRIPT_MODULES = frozenset({"__main__", "__mp_main__"})  # a worker cannot import the caller's script
+
+
+def _importable(fn: Callable[..., Any]) -> bool:
+    """Whether `module:qualname` of `fn` names the @reward wrapping it, in a module a worker can import."""
+    module = sys.modules.get(fn.__module__)
+    if module is None or fn.__module__ in _SCRIPT_MODULES or getattr(module, "__spec__", None) is None:
+        return False
+    obj: Any = module
+    for part in fn.__qualname__.split("."):
+        obj = getattr(obj, part, None)
+    return isinstance(obj, FunctionReward) and obj.fn is fn
+
+
+def _rebuild_function_reward(
+    module: str, qualname: str, params: dict[str, Any], name: str | None = None
+) -> FunctionReward:
     obj: Any = importlib.import_module(module)
     for part in qualname.split("."):
         obj = getattr(obj, part)
     if not isinstance(obj, FunctionReward):
         raise RewardError(f"{module}:{qualname} is not a @reward function")
-    return obj.with_params(**params)
+    rebuilt = obj.with_params(**params)
+    rebuilt.name = name or rebuilt.name
+    return rebuilt
+
+
+def _restore_function_reward(state: dict[str, Any]) -> FunctionReward:
+    restored = FunctionReward.__new__(FunctionReward)
+    restored.__dict__.update(state, _params_model=None)
+    return restored
 
 
 def _params_model(name: str, signature: inspect.Signature, doc: str = "") -> type[BaseModel]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import multiprocessing
 import os
 import threading
@@ -10,9 +11,10 @@ from pathlib import Path
 
 import pytest
 from rf_test_rewards import boom, counting, crashy, sleepy
-from rf_test_support import count_calls
+from rf_test_support import count_calls, worst_loop_stall
 
 import rewardforge as rf
+from rewardforge.core.engine import DEFAULT_TIMEOUT, _resolve_now
 from rewardforge.core.workers import WorkerCrashed, WorkerPool, WorkerTimeout
 
 
@@ -94,13 +96,18 @@ def test_process_isolated_rewards_run_in_parallel_workers() -> None:
     assert elapsed < 1.1  # two 0.6 s samples on two workers
 
 
-def test_unpicklable_reward_under_timeout_gets_a_clear_error() -> None:
-    @rf.reward
-    def local_fn(completion: str) -> float:
-        return 1.0
+def test_a_reward_that_cannot_be_pickled_gets_an_error_that_names_the_fix() -> None:
+    lock = threading.Lock()
 
-    [verdict] = rf.score(local_fn, [{"completion": "x"}], timeout=2.0)
-    assert verdict.status == "error" and "cannot be sent to a worker" in (verdict.reason or "")
+    @rf.reward
+    def guarded(completion: str) -> float:
+        with lock:
+            return 1.0
+
+    [verdict] = rf.score(guarded, [{"completion": "x"}], timeout=2.0)
+    assert verdict.status == "error"
+    assert "guarded cannot be sent to a worker process" in (verdict.reason or "")
+    assert "isolation='inline'" in (verdict.reason or "")
 
 
 def test_works_from_a_thread() -> None:
@@ -152,12 +159,14 @@ def test_bad_timeout_is_rejected() -> None:
         rf.score("exact_match", [{"completion": "a"}], timeout=0)
 
 
-def test_rewards_that_cannot_travel_run_inline_without_a_timeout() -> None:
+def test_a_reward_defined_inside_a_function_runs_isolated_in_a_worker() -> None:
     @rf.reward
-    def local_fn(completion: str) -> float:
-        return 1.0
+    def where(completion: str) -> rf.Score:
+        return rf.Score.of(1.0, info={"pid": os.getpid()})
 
-    assert rf.score(local_fn, [{"completion": "x"}])[0].value == 1.0
+    for timeout in (None, 5.0):
+        [verdict] = rf.score(where, [{"completion": "x"}], timeout=timeout)
+        assert verdict.value == 1.0 and verdict.info["pid"] != os.getpid()
 
 
 def test_process_rewards_use_workers_even_without_a_timeout() -> None:
@@ -182,3 +191,98 @@ def test_a_cache_path_opens_one_shared_cache(tmp_path: Path, call_log: Path) -> 
     rf.score(tracked, [{"completion": "a", "reference": "a"}], cache=path)
     rf.score(tracked, [{"completion": "a", "reference": "a"}], cache=str(path))
     assert count_calls(call_log) == 1
+
+
+def test_an_exception_keeps_the_last_frames_of_its_traceback_in_info() -> None:
+    from rf_fault_rewards import faulty
+
+    @rf.reward(isolation="inline")
+    def inline_lookup(completion: str) -> float:
+        return float({}[completion])
+
+    [isolated] = rf.score(faulty, [{"completion": "raise"}])
+    [inline] = rf.score(inline_lookup, [{"completion": "missing_key"}])
+    for verdict, function in ((isolated, "_lookup"), (inline, "inline_lookup")):
+        assert verdict.reason == "KeyError: 'missing_key'"
+        assert verdict.info["exception"] == "KeyError"
+        last = verdict.info["traceback"][-1]
+        assert last["function"] == function and isinstance(last["line"], int)
+    assert isolated.info["traceback"][-1]["file"].endswith("rf_fault_rewards.py")
+    assert isolated.info["traceback"][-2]["function"] == "faulty"
+
+
+def test_huge_strings_in_info_are_cut_for_inline_rewards_too() -> None:
+    @rf.reward(isolation="inline")
+    def echo(completion: str) -> rf.Score:
+        return rf.Score.of(1.0, info={"answer": completion, "candidates": [completion[:3]] * 3000})
+
+    [verdict] = rf.score(echo, [{"completion": "a" * 5_000_000}])
+    assert verdict.value == 1.0
+    assert len(verdict.info["answer"]) < 20_000 and "chars cut" in verdict.info["answer"]
+    assert len(verdict.info["candidates"]) == 1001 and verdict.info["candidates"][-1] == "… 2000 more items cut"
+    [small] = rf.score(echo, [{"completion": "short"}])
+    assert small.info["answer"] == "short"
+
+
+def test_process_rewards_get_a_default_timeout_that_can_be_changed_or_turned_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RF_DEFAULT_TIMEOUT", "1")
+    start = time.perf_counter()
+    [hung] = rf.score(sleepy, [{"completion": "hang"}])  # no timeout given: the default applies
+    assert hung.status == "error" and (hung.reason or "").startswith("timeout: sleepy ran past 1.0s")
+    assert time.perf_counter() - start < 10
+    [slow] = rf.score(sleepy.with_params(seconds=1.5), [{"completion": "x"}], timeout=math.inf)
+    assert slow.value == 1.0
+    monkeypatch.setenv("RF_DEFAULT_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="RF_DEFAULT_TIMEOUT must be a number of seconds or 'inf'"):
+        rf.score(sleepy, [{"completion": "x"}])
+    assert DEFAULT_TIMEOUT == 60.0
+
+
+def test_samples_with_a_lone_surrogate_are_scored_deduped_and_cached() -> None:
+    calls: list[str] = []
+
+    @rf.reward(isolation="inline")
+    def same(completion: str, reference: str | None) -> float:
+        calls.append(completion)
+        return float(completion == reference)
+
+    broken = "half a pair \ud83d"
+    samples = [{"completion": broken, "reference": broken}] * 3 + [{"completion": "a"}]
+    cache = rf.VerdictCache()
+    verdicts = rf.score(same, samples, cache=cache)
+    assert [v.value for v in verdicts] == [1.0, 1.0, 1.0, 0.0]
+    assert len(calls) == 2
+    assert [v.value for v in rf.score(same, samples, cache=cache)] == [1.0, 1.0, 1.0, 0.0]
+    assert len(calls) == 2 and cache.hits == 2
+
+
+SLOW_STACK_MODULE = """
+import time
+import rewardforge as rf
+
+time.sleep(1.5)  # as slow to import as a module pulling in sympy or transformers
+
+
+@rf.reward(isolation="inline")
+def fine(completion: str) -> float:
+    return 1.0
+"""
+
+
+def test_ascore_never_blocks_the_event_loop_and_parses_a_stack_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = f"slow_stack_{os.getpid()}_{time.monotonic_ns()}"
+    (tmp_path / f"{module}.py").write_text(SLOW_STACK_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    stack = tmp_path / "stack.yaml"
+    stack.write_text(f"type: weighted_sum\ncomponents:\n  - reward: {module}:fine\n")
+
+    worst_gap, verdicts = asyncio.run(worst_loop_stall(rf.ascore(stack, [{"completion": "x"}])))
+    assert verdicts[0].value == 1.0
+    assert worst_gap < 0.75  # the import sleeps 1.5 s, on a helper thread
+    assert _resolve_now(stack, None) is _resolve_now(str(stack), None)
+    stack.write_text(stack.read_text() + "name: renamed\n")
+    assert _resolve_now(stack, None).name == "renamed"

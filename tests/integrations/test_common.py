@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from rf_integration_support import DATA, call
+from rf_test_support import worst_loop_stall
 
 import rewardforge as rf
 from rewardforge.integrations import (
@@ -163,25 +164,7 @@ def test_async_form_never_blocks_the_callers_loop() -> None:
     """A reward that takes 0.6 s per call runs in workers; the loop keeps ticking meanwhile."""
     fn = to_trl("rf_test_rewards:sleepy", params={"seconds": 0.6}, asynchronous=True, timeout=30)
 
-    async def main() -> tuple[float, list[float | None]]:
-        gaps: list[float] = []
-        done = asyncio.Event()
-
-        async def tick() -> None:
-            last = time.monotonic()
-            while not done.is_set():
-                await asyncio.sleep(0.01)
-                now = time.monotonic()
-                gaps.append(now - last)
-                last = now
-
-        ticker = asyncio.create_task(tick())
-        values = await fn(["q"] * 2, ["a", "b"])
-        done.set()
-        await ticker
-        return max(gaps), values
-
-    worst_gap, values = asyncio.run(main())
+    worst_gap, values = asyncio.run(worst_loop_stall(fn(["q"] * 2, ["a", "b"])))
     assert values == [1.0, 1.0]
     assert worst_gap < 0.3, f"the loop stalled for {worst_gap:.2f}s"
 
