@@ -288,3 +288,24 @@ def test_a_job_gets_no_pseudo_terminals(hazard_backend: SandboxBackend) -> None:
     result = hazard_backend.run(ExecRequest(argv=["python3", "-c", code], limits=Limits(wall_s=10)))
     assert result.status == "ok", result
     assert result.stdout_text.split("\n")[:2] == [str(errno.ENOENT), "[]"], result.stdout_text
+
+
+# -- R9 (medium, Docker): C++ on an image without a compiler scored every program 0 -------------------------
+# The default image has no g++: every C++ program, correct or not, got "compilation failed:" with no reason,
+# as a 0 with status ok. A compiler the sandbox cannot start is now an error that says so; a program cannot
+# pass its own compile error off as one.
+
+
+def test_a_compiler_missing_from_the_sandbox_is_an_error_not_a_zero(backend: SandboxBackend) -> None:
+    import dataclasses
+
+    from rewardforge.verifiers.code.languages import CPP
+
+    stdio = parse_tests({"inputs": ["1 2\n"], "outputs": ["3\n"]})
+    missing = dataclasses.replace(CPP, compile_argv=("/usr/bin/rf-no-such-compiler", "main.cpp"))
+    verdict = verify("int main() { return 0; }\n", stdio, backend, missing, QUICK)
+    assert verdict.status == "error" and "cannot run /usr/bin/rf-no-such-compiler" in (verdict.reason or "")
+    # A failing compile that prints the same words, or exits 127, is still the program's compile error.
+    for script in ("echo 'cannot run /usr/bin/g++' >&2; exit 1", "echo 'main.cpp: error' >&2; exit 127"):
+        shell = dataclasses.replace(CPP, compile_argv=("/bin/sh", "-c", script))
+        assert verify("int main() {}\n", stdio, backend, shell, QUICK).status == "compile_error"

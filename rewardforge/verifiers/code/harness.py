@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 FRAME_MAGIC = "RFv1"
+EXEC_FAILED = 127  # exit status of a test process whose command could not be started (as a shell's)
 MAX_DEPTH = 64
 _RESULT_CAP = 8 << 20
 
@@ -391,7 +392,11 @@ def _run_candidate(task: dict, job: dict, module: Any) -> None:
     kind = task["kind"]
     _apply_limits(task["limits"])
     if kind == "exec":
-        os.execv(task["argv"][0], task["argv"])
+        try:
+            os.execv(task["argv"][0], task["argv"])
+        except OSError as exc:  # a compiler missing from the sandbox's image: say so, never a silent failure
+            _write_all(2, f"cannot run {task['argv'][0]}: {exc.strerror}".encode())
+            os._exit(EXEC_FAILED)
     if kind == "stdio":
         _run_script(job)
     if kind == "call":

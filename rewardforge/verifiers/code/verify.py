@@ -338,6 +338,11 @@ def judge(job: PreparedJob, result: ExecResult) -> CodeVerdict:
                            f"{tail}".strip(), **base)
     by_kind = dict(frames)
     compiled = by_kind.get("compile")
+    compile_err = str((compiled or {}).get("err") or "")
+    if compiled is not None and compiled.get("exit") == harness.EXEC_FAILED and compile_err.startswith("cannot run "):
+        # The compiler is not in the sandbox (the default Docker image has none): no program's fault.
+        return CodeVerdict("error", reason=f"the sandbox cannot compile {job.language.name}: {compile_err[:300]} "
+                           "(the local backend uses the host's compiler; a Docker image needs one)", **base)
     if compiled is not None and compiled.get("exit") != 0:
         why = _failure(compiled)
         why_text = why[1] if why else str(compiled.get("err") or "").strip()[-800:]
