@@ -74,6 +74,7 @@ def code_tests(
     tuple_list_equal: bool = False,
     fail_fast: bool = False,
     entry_point: str | None = None,
+    prompt_helpers: bool = True,
     max_workers: int | None = None,
 ) -> list[Score]:
     """1.0 when the completion's program passes every test of the reference, else 0.0 (`partial_credit`:
@@ -97,6 +98,7 @@ def code_tests(
         tuple_list_equal: a tuple may equal a list.
         fail_fast: stop a program's tests at the first failure.
         entry_point: the function HumanEval-style tests call (default: metadata.entry_point).
+        prompt_helpers: take helpers a check calls (HumanEval's poly) from the prompt, never from the program.
         max_workers: programs run at once (default: the sandbox's slots).
     """
     spec = get_language(language)
@@ -109,7 +111,8 @@ def code_tests(
     jobs: dict[bytes, tuple[str, list[TestCase], list[int], str]] = {}
     for index, sample in enumerate(samples):
         try:
-            tests = parse_tests_cached(sample.reference, entry_point=entry_point or sample.metadata.get("entry_point"))
+            tests = parse_tests_cached(sample.reference, entry_point=entry_point or sample.metadata.get("entry_point"),
+                                       prompt=sample.prompt_text if prompt_helpers else None)
         except TestSpecError as exc:
             scores[index] = Score.skipped(f"unusable tests in reference: {exc}")
             continue

@@ -46,6 +46,7 @@ _OVERHEAD_PIDS = 1
 # Memory the agent (a small Python process) needs on top of the job's own limit.
 _OVERHEAD_MB = 48
 _START_TIMEOUT_S = 60.0
+NO_PTYS = "ro,nosuid,nodev,noexec,size=4k,mode=755"
 
 
 class AgentGone(Exception):
@@ -344,7 +345,9 @@ class ContainerPool:
                 stdin_open=True,
                 network_mode="none",
                 read_only=True,
-                tmpfs={"/tmp": tmpfs + ",noexec", WORKDIR: tmpfs + ",exec"},
+                # An empty /dev/pts hides the container's pseudo-terminals: allocating them is capped only
+                # host-wide (kernel.pty.max), so one job could take every one other containers may get.
+                tmpfs={"/tmp": tmpfs + ",noexec", WORKDIR: tmpfs + ",exec", "/dev/pts": NO_PTYS},
                 shm_size=f"{spec.tmp_mb}m",
                 mem_limit=memory,
                 memswap_limit=memory,

@@ -2,7 +2,8 @@
 
 What a job sees: `/usr` read-only (plus the interpreter's prefix when it lives elsewhere), a read-only
 empty root, `/proc` of its own pid namespace, a minimal read-only `/dev` (the device nodes stay usable; a
-job can neither add, replace nor chmod anything there, so nothing it does reaches the next job), a two-line
+job can neither add, replace nor chmod anything there, so nothing it does reaches the next job; no
+pseudo-terminals, which are capped only host-wide), a two-line
 `/etc/passwd` and `/etc/group`, and three sized tmpfs mounts (`/work` holding its files and used as the
 working directory, `/tmp`, `/dev/shm`). Never `/`, `/root`, the rest of `/etc` or the project. No network
 (a new net namespace with only loopback), no nested user namespaces, no capabilities, `no_new_privs`,
@@ -348,7 +349,10 @@ class LocalBackend(SandboxBackend):
         return [
             self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--uid", str(uid),
             "--gid", str(gid), "--hostname", "sandbox", "--die-with-parent", "--new-session",
-            *self._static_args, "--proc", "/proc", "--dev", "/dev", *identity_args,
+            *self._static_args, "--proc", "/proc", "--dev", "/dev",
+            # No pseudo-terminals (/dev/ptmx points into /dev/pts): they are capped only host-wide (kernel.pty.max),
+            # so one job could take every one that other sandboxes and containers may get.
+            "--size", "4096", "--tmpfs", "/dev/pts", "--remount-ro", "/dev/pts", *identity_args,
         ]
 
     def _command(self, request: ExecRequest, slot: Slot, file_args: list[str], status_fd: int,
@@ -368,6 +372,11 @@ class LocalBackend(SandboxBackend):
         ]
         for key, value in {**DEFAULT_ENV, **request.env}.items():
             chain += ["--setenv", key, value]
+        # A trusted harness is the sandbox's pid 1 itself, as in a warm run. bwrap's own pid 1 runs as the job's
+        # uid, stays dumpable and holds the job's stdout: a test program could ptrace it and write into the
+        # harness's report stream (tests/sandbox/test_redteam.py). Nothing inside can signal a pid 1 to death.
+        if request.trusted_init:
+            chain.append("--as-pid-1")
         # rlimits are applied inside the sandbox: RLIMIT_NPROC then counts this sandbox's user namespace only
         # (Linux >= 5.14 ucounts), so it bounds the job even when every slot shares the caller's uid.
         nproc = limits.pids + 1  # bwrap's init

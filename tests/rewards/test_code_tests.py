@@ -150,6 +150,37 @@ def test_default_params_resist_reward_hacks_on_every_test_format(backend: str) -
     assert got == expected
 
 
+FIND_ZERO_PROMPT = ("import math\n\n\ndef poly(xs: list, x: float):\n    \"\"\"Evaluates a polynomial.\"\"\"\n"
+                    "    return sum([coeff * math.pow(x, i) for i, coeff in enumerate(xs)])\n\n\n"
+                    "def find_zero(xs: list):\n    \"\"\"A zero of the polynomial poly(xs, x).\"\"\"\n")
+FIND_ZERO = {"test": "def check(candidate):\n    import math\n    for xs in ([1, 2], [-6, 11, -6, 1], [3, -1, 2, 5]):\n"
+                     "        assert math.fabs(poly(xs, candidate(xs))) < 1e-4\n", "entry_point": "find_zero"}
+
+
+def test_helpers_a_check_calls_come_from_the_samples_prompt() -> None:
+    """HumanEval/32 style: the check calls `poly`, which the prompt defines. A program that redefines it next to
+    a stub scored 1.0 when the helper came from the program (red-team finding R4)."""
+    hack = "```python\ndef poly(xs, x):\n    return 0.0\n\ndef find_zero(xs):\n    return 0.0\n```"
+    honest = ("```python\n" + FIND_ZERO_PROMPT + "    lo, hi = -100.0, 100.0\n    for _ in range(200):\n"
+              "        mid = (lo + hi) / 2\n        if poly(xs, lo) * poly(xs, mid) <= 0:\n            hi = mid\n"
+              "        else:\n            lo = mid\n    return lo\n```")
+    chat = [{"role": "user", "content": f"Complete the function.\n```python\n{FIND_ZERO_PROMPT}```"}]
+    samples = [Sample(prompt=prompt, completion=completion, reference=FIND_ZERO)
+               for prompt in (FIND_ZERO_PROMPT, chat) for completion in (honest, hack)]
+    assert [s.value for s in LOCAL.score(samples)] == [1.0, 0.0, 1.0, 0.0]
+    trusting = LOCAL.with_params(prompt_helpers=False).score(samples[:2])
+    assert [s.value for s in trusting] == [1.0, 1.0]  # the opt-out: the program's helper, as HumanEval's harness
+
+
+def test_one_programs_malformed_result_never_errors_its_siblings() -> None:
+    """A program writing `R{"bytes": []}` on its result pipe made the parent raise while judging it, and every
+    sample of the batch became an error (red-team finding R1)."""
+    evil = "```python\nimport os\ndef add(a, b):\n    os.write(3, b'R{\"bytes\":[]}')\n    os._exit(0)\n```"
+    honest = ["def add(a, b):\n    return a + b\n" + f"# {i}\n" for i in range(3)]
+    scores = LOCAL.score([Sample(completion=c, reference=ADD) for c in [honest[0], evil, *honest[1:]]])
+    assert [(s.status, s.value) for s in scores] == [("ok", 1.0), ("ok", 0.0), ("ok", 1.0), ("ok", 1.0)]
+
+
 def test_readme_code_and_sandbox_snippets_print_what_they_say() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     section = readme[readme.index("### Code (`code_tests`) and the sandbox"):readme.index("## LLM-as-judge")]

@@ -81,7 +81,8 @@ def test_containers_are_locked_down(docker_backend: DockerBackend) -> None:
     assert config["Cmd"][:2] == ["python3", "-I"]
     assert host["Privileged"] is False
     assert host["LogConfig"]["Type"] == "json-file" and host["LogConfig"]["Config"]["max-size"] == "1m"
-    assert set(host["Tmpfs"]) == {"/tmp", "/work"} and "size=32m" in host["Tmpfs"]["/work"]
+    assert set(host["Tmpfs"]) == {"/tmp", "/work", "/dev/pts"} and "size=32m" in host["Tmpfs"]["/work"]
+    assert host["Tmpfs"]["/dev/pts"].startswith("ro,")  # no pseudo-terminals (tests/sandbox/test_redteam.py)
     assert "nr_inodes=" in host["Tmpfs"]["/tmp"] and "noexec" in host["Tmpfs"]["/tmp"]
     assert config["User"] == "10001:10001"
     assert config["Labels"][LABEL] == "1"

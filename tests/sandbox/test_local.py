@@ -461,12 +461,20 @@ def test_insecure_backend_is_loud_and_only_used_by_name(monkeypatch: pytest.Monk
         get_backend("auto", bwrap="/nonexistent/bwrap", method="bwrap")
 
 
-def test_trusted_init_job_runs_as_pid_1_and_its_exit_status_comes_back(local_backend: LocalBackend) -> None:
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold"])
+def test_trusted_init_job_runs_as_pid_1_and_its_exit_status_comes_back(local_backend: LocalBackend, warm: bool) -> None:
+    """Cold runs too: there bwrap's own pid 1 (the job's uid, dumpable, holding the job's stdout) could be
+    ptraced by the harness's test programs and made to write into its report (tests/sandbox/test_redteam.py)."""
+    backend = local_backend if warm else LocalBackend(warm=False)
     code = "import os, sys; print(os.getpid(), flush=True); sys.exit(3)"
-    plain = local_backend.run(ExecRequest(argv=["python3", "-c", code], limits=FAST))
-    trusted = local_backend.run(ExecRequest(argv=["python3", "-c", code], limits=FAST, trusted_init=True))
+    plain = backend.run(ExecRequest(argv=["python3", "-c", code], limits=FAST))
+    trusted = backend.run(ExecRequest(argv=["python3", "-c", code], limits=FAST, trusted_init=True))
     assert (plain.stdout, plain.exit_code, plain.status) == (b"2\n", 3, "runtime_error")
     assert (trusted.stdout, trusted.exit_code, trusted.status) == (b"1\n", 3, "runtime_error")
+    if not warm:  # no process but the job itself is left in the job's pid namespace
+        only = backend.run(ExecRequest(argv=["python3", "-c", "import os; print(sorted(p for p in os.listdir("
+                                             "'/proc') if p.isdigit()))"], limits=FAST, trusted_init=True))
+        assert only.stdout == b"['1']\n", only
 
 
 def test_trusted_init_job_takes_its_children_down_when_it_ends(local_backend: LocalBackend) -> None:

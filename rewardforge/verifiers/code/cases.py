@@ -9,7 +9,9 @@
    Simple `assert f(<literals>) == <literal>` lines become call cases, so their expected values stay in the
    parent; anything else is an opaque check run by the in-sandbox checker against the candidate's calls.
    The call cases converted from one `check()` keep its semantics: they run in order in one forked child
-   (`group`), each with its own time limit; a call that hangs or crashes fails alone.
+   (`group`), each with its own time limit; a call that hangs or crashes fails alone. Loose test code keeps
+   its context: the imports, helpers and variables before an assert run before it, and are never the
+   program's. Helpers a check calls that the dataset's prompt defines come from the prompt (`checks`).
 
 A reference stored as a JSON string is decoded first.
 """
@@ -17,16 +19,15 @@ A reference stored as a JSON string is decoded first.
 from __future__ import annotations
 
 import ast
-import builtins
 import dataclasses
 import json
-import symtable
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 from rewardforge.core.errors import RewardforgeError
+from rewardforge.verifiers.code.checks import BUILTIN_NAMES, bound_names, needed_names, trusted_helpers
 
 
 class TestSpecError(RewardforgeError, ValueError):
@@ -75,77 +76,74 @@ def check_case(code: str, *, entry_point: str | None = None, label: str | None =
     return CheckCase(code=code, entry_point=entry_point, label=label, needs=needed_names(code))
 
 
-def needed_names(code: str) -> tuple[str, ...]:
-    """Global names `code` reads in any scope but never binds at module level (by assignment, import, def,
-    class or a `global` statement), builtins excluded."""
-    top = symtable.symtable(code, "<tests>", "exec")
-    defined: set[str] = set()
-    used: set[str] = set()
-    tables = [top]
-    while tables:
-        table = tables.pop()
-        for symbol in table.get_symbols():
-            name = symbol.get_name()
-            if table is top:
-                if symbol.is_assigned() or symbol.is_imported() or symbol.is_namespace():
-                    defined.add(name)
-                elif symbol.is_referenced():
-                    used.add(name)
-            elif symbol.is_global():
-                if symbol.is_declared_global() and symbol.is_assigned():
-                    defined.add(name)
-                elif symbol.is_referenced():
-                    used.add(name)
-        tables.extend(table.get_children())
-    return tuple(sorted(used - defined - _BUILTIN_NAMES))
-
-
 TestCase = StdioCase | CallCase | CheckCase
 
 
-def parse_tests(reference: Any, *, entry_point: str | None = None) -> list[TestCase]:
-    """The test cases `reference` describes; raises TestSpecError saying what is wrong."""
+def parse_tests(reference: Any, *, entry_point: str | None = None, prompt: str | None = None) -> list[TestCase]:
+    """The test cases `reference` describes; raises TestSpecError saying what is wrong.
+
+    `prompt`: the dataset's prompt the tests were written against (HumanEval's holds helpers such as `poly`).
+    Helpers an opaque check needs are then taken from it, never from the program (see `checks`); a dict
+    reference's own "prompt" (a whole HumanEval row) is used first. Only when the function under test is
+    known (`entry_point`), so that it is never taken from the prompt."""
     if isinstance(reference, str):
         text = reference.strip()
         if text[:1] in "[{":
             try:
-                return parse_tests(json.loads(text), entry_point=entry_point)
+                return parse_tests(json.loads(text), entry_point=entry_point, prompt=prompt)
             except json.JSONDecodeError:
                 pass
-        return asserts_to_cases(reference, entry_point=entry_point)
-    if isinstance(reference, dict):
+        cases = asserts_to_cases(reference, entry_point=entry_point)
+    elif isinstance(reference, dict):
         cases = _from_dict(reference, entry_point)
+        entry_point = reference.get("entry_point") or entry_point
+        if isinstance(reference.get("prompt"), str):
+            prompt = reference["prompt"]
     elif isinstance(reference, list):
         cases = _from_list(reference, entry_point)
     else:
         raise TestSpecError(f"reference must be a dict, list or string of tests, got {type(reference).__name__}")
     if not cases:
         raise TestSpecError("the reference holds no test cases")
-    return cases
+    return _with_prompt_helpers(cases, prompt, entry_point) if prompt else cases
+
+
+def _with_prompt_helpers(cases: list[TestCase], prompt: str, entry_point: str | None) -> list[TestCase]:
+    """Each opaque check with the prompt's definitions of the helpers it needs put before its own code."""
+    done: list[TestCase] = []
+    for case in cases:
+        entry = case.entry_point or entry_point if isinstance(case, CheckCase) else None
+        if isinstance(case, CheckCase) and entry and case.needs:
+            helpers = trusted_helpers(case.needs, prompt, frozenset({entry}))
+            if helpers:
+                case = check_case(helpers + case.code, entry_point=case.entry_point, label=case.label)
+        done.append(case)
+    return done
 
 
 PARSE_CACHE_SIZE = 1024
-_parsed: OrderedDict[tuple[str, str | None], tuple[TestCase, ...] | str] = OrderedDict()
+_parsed: OrderedDict[tuple[str, str | None, str | None], tuple[TestCase, ...] | str] = OrderedDict()
 _parsed_lock = threading.Lock()
 _PLAIN_SCALARS = (str, int, float, bool, type(None))
 
 
-def parse_tests_cached(reference: Any, *, entry_point: str | None = None) -> list[TestCase]:
+def parse_tests_cached(reference: Any, *, entry_point: str | None = None,
+                       prompt: str | None = None) -> list[TestCase]:
     """`parse_tests`, remembered for the last PARSE_CACHE_SIZE distinct references made of plain data.
 
     A GRPO batch repeats each prompt's reference once per completion, and epochs repeat prompts; parsing
     assert code (ast work) is most of the parent's cost per sample. Test cases are frozen and never
     mutated, so sharing them between samples is safe."""
     if not _is_plain(reference, 0):
-        return parse_tests(reference, entry_point=entry_point)
-    key = (repr(reference), entry_point)
+        return parse_tests(reference, entry_point=entry_point, prompt=prompt)
+    key = (repr(reference), entry_point, prompt)
     with _parsed_lock:
         found = _parsed.get(key)
         if found is not None:
             _parsed.move_to_end(key)
     if found is None:
         try:
-            found = tuple(parse_tests(reference, entry_point=entry_point))
+            found = tuple(parse_tests(reference, entry_point=entry_point, prompt=prompt))
         except TestSpecError as exc:
             found = str(exc)
         with _parsed_lock:
@@ -250,7 +248,6 @@ def _call_case(item: dict[str, Any], index: int) -> CallCase:
 
 # -- assert code -------------------------------------------------------------------------------------
 
-_BUILTIN_NAMES = frozenset(dir(builtins))
 # Module-level statements of HumanEval-style test code that do not stop conversion to call cases.
 _HARMLESS = (ast.Import, ast.ImportFrom)
 
@@ -277,7 +274,11 @@ def asserts_to_cases(code: str, *, entry_point: str | None = None, setup: str = 
 
 
 def _assert_lines(lines: list[str], setup: str) -> list[TestCase]:
-    cases: list[TestCase] = []
+    """Test statements in order -> cases. Each assert (or statement holding asserts: a loop, an `if`) is a test;
+    every other statement (imports, definitions, assignments) is context that runs before each later test, as
+    it would in one test program. So a test's own helpers and variables are never looked up in the program,
+    and a statement that asserts nothing is never a test that always passes."""
+    statements: list[tuple[ast.stmt, str]] = []
     for line in lines:
         if not line.strip():
             continue
@@ -285,14 +286,37 @@ def _assert_lines(lines: list[str], setup: str) -> list[TestCase]:
             nodes = ast.parse(line).body
         except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
             raise TestSpecError(f"test line does not parse: {line[:80]!r}: {exc}") from None
-        case = _simple_assert(nodes[0], None) if len(nodes) == 1 else None
-        if case is not None:
+        statements += [(node, line if len(nodes) == 1 else ast.get_source_segment(line, node) or ast.unparse(node))
+                       for node in nodes]
+    context = [setup] if setup.strip() else []
+    bound = bound_names(setup)
+    cases: list[TestCase] = []
+    for node, source in statements:
+        if not _asserts(node):
+            context.append(source)
+            bound |= bound_names(source)
+            continue
+        if _is_noise(node):
+            continue
+        case = _simple_assert(node, None)
+        if case is not None and case.fn.partition(".")[0] not in bound:
             cases.append(case)
         else:
-            cases.append(check_case(f"{setup}\n{line}" if setup.strip() else line, label=line.strip()[:200]))
+            cases.append(check_case("\n".join([*context, source]), label=source.strip()[:200]))
     if not cases:
         raise TestSpecError("the test code holds no assertions")
     return cases
+
+
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+
+
+def _asserts(node: ast.stmt) -> bool:
+    """Whether a test statement tests something when it runs: an assert, or a statement holding one that is
+    not a definition (a helper that asserts is context until a test calls it)."""
+    if isinstance(node, ast.Assert):
+        return True
+    return not isinstance(node, _DEFINITIONS) and any(isinstance(n, ast.Assert) for n in ast.walk(node))
 
 
 def _is_metadata(node: ast.stmt) -> bool:
@@ -359,7 +383,7 @@ def _call_parts(node: ast.expr, rename: dict[str, str] | None) -> tuple[str, tup
         if name not in rename:
             return None
         name = rename[name]
-    elif name.partition(".")[0] in _BUILTIN_NAMES:
+    elif name.partition(".")[0] in BUILTIN_NAMES:
         return None
     if any(isinstance(arg, ast.Starred) for arg in node.args) or any(kw.arg is None for kw in node.keywords):
         return None

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 FRAME_MAGIC = "RFv1"
+EXEC_FAILED = 127  # exit status of a test process whose command could not be started (as a shell's)
 MAX_DEPTH = 64
 _RESULT_CAP = 8 << 20
 
@@ -149,6 +150,8 @@ def decode_value(obj: object, depth: int = 0) -> object:
                 raise CodecError("bad float tag")
             return float(body)
         if tag == "bytes":
+            if type(body) is not str:
+                raise CodecError("malformed bytes")
             return binascii.a2b_base64(body.encode("ascii"))
         if type(body) is not list:
             raise CodecError(f"malformed {tag}")
@@ -162,20 +165,38 @@ def decode_value(obj: object, depth: int = 0) -> object:
         items = [decode_value(item, depth + 1) for item in body]
         if tag == "tuple":
             return tuple(items)
-        if tag == "set":
-            return set(items)
-        if tag == "frozenset":
-            return frozenset(items)
+        if tag == "set" or tag == "frozenset":
+            _check_hashes(items)
+            return set(items) if tag == "set" else frozenset(items)
         pairs = []
         for pair in items:
             if type(pair) is not list or len(pair) != 2:
                 raise CodecError("malformed dict item")
             pairs.append((pair[0], pair[1]))
+        _check_hashes([key for key, _ in pairs])
         return dict(pairs)
     except (TypeError, ValueError, binascii.Error) as exc:
         if isinstance(exc, CodecError):
             raise
         raise CodecError(f"malformed {tag}: {exc}") from None
+
+
+MAX_SHARED_HASHES = 256
+
+
+def _check_hashes(members: list) -> None:
+    """Refuse set members or dict keys of which many share one hash value. Distinct ints that are equal modulo
+    2**61 - 1 all hash alike, and building a set of n of them costs n**2 comparisons: 40,000 such members (1 MB
+    of output) would hold the judging process for seconds per test. Honest values almost never share a hash."""
+    if len(members) <= MAX_SHARED_HASHES:
+        return
+    hashes = [hash(member) for member in members]  # raises TypeError for an unhashable member, as set() would
+    if len(hashes) - len(set(hashes)) > MAX_SHARED_HASHES:
+        counts: dict = {}
+        for value in hashes:
+            counts[value] = counts.get(value, 0) + 1
+        if max(counts.values()) > MAX_SHARED_HASHES:
+            raise CodecError(f"more than {MAX_SHARED_HASHES} set members or dict keys share one hash value")
 
 
 def _parse_json(text: str) -> object:
@@ -197,6 +218,20 @@ def _parse_json(text: str) -> object:
     if text[end:].strip():
         raise CodecError("trailing data after JSON value")
     return value
+
+
+def frame_tag(key: bytes, content: bytes) -> bytes:
+    """The tag that ends a frame line: a keyed BLAKE2b (a MAC) of the frame's kind and body, in hex.
+
+    The nonce that starts a frame only marks it; the tag proves it whole. A process that can write into the
+    driver's stdout between two pieces of one large frame (the kernel splits writes over PIPE_BUF) could
+    otherwise splice its own ending onto a genuine, nonce-bearing start. Only the driver and the parent
+    hold the key, and the driver never writes it."""
+    try:
+        from _blake2 import blake2b
+    except ImportError:  # a Python built without the module: hashlib's (slower to import) fallback
+        from hashlib import blake2b
+    return blake2b(content, digest_size=16, key=key).hexdigest().encode("ascii")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -357,7 +392,11 @@ def _run_candidate(task: dict, job: dict, module: Any) -> None:
     kind = task["kind"]
     _apply_limits(task["limits"])
     if kind == "exec":
-        os.execv(task["argv"][0], task["argv"])
+        try:
+            os.execv(task["argv"][0], task["argv"])
+        except OSError as exc:  # a compiler missing from the sandbox's image: say so, never a silent failure
+            _write_all(2, f"cannot run {task['argv'][0]}: {exc.strerror}".encode())
+            os._exit(EXEC_FAILED)
     if kind == "stdio":
         _run_script(job)
     if kind == "call":
@@ -502,15 +541,17 @@ class _ZygoteGone(Exception):
 class _Driver:
     """Runs the job's tests one at a time and reports each as a frame on the real stdout."""
 
-    def __init__(self, job: dict, sock: _Sock, nonce: str, checks: dict) -> None:
+    def __init__(self, job: dict, sock: _Sock, nonce: str, key: bytes, checks: dict) -> None:
         self.job = job
         self.sock = sock
         self.prefix = (f"{FRAME_MAGIC} {nonce} ").encode("ascii")
+        self.key = key
         self.checks = checks
         self.exits: dict = {}
 
     def frame(self, kind: str, body: str) -> None:
-        _write_all(1, self.prefix + kind.encode("ascii") + b" " + body.encode("utf-8", "surrogatepass") + b"\n")
+        content = kind.encode("ascii") + b" " + body.encode("utf-8", "surrogatepass")
+        _write_all(1, self.prefix + content + b" " + frame_tag(self.key, content) + b"\n")
 
     # -- zygote requests ------------------------------------------------------------------------
     def next_message(self, deadline: float) -> Any:
@@ -579,7 +620,8 @@ class _Driver:
         wall = time.monotonic() - started
         for fd in streams:
             os.close(fd)
-        return _outcome(status, timed_out, overflow, wall, streams[out_r], streams[err_r], streams[res_r])
+        out = streams[out_r] if task["kind"] in ("stdio", "exec") else None  # only stdin/stdout tests judge it
+        return _outcome(status, timed_out, overflow, wall, out, streams[err_r], streams[res_r])
 
     def run_test(self, index: int, test: dict) -> dict:
         limits = {"cpu_s": test["cpu_s"], "memory_bytes": test["memory_bytes"]}
@@ -634,8 +676,7 @@ class _Driver:
                 last = at
             if len(results) >= len(pending):
                 break
-            failed = _outcome(status, timed_out, overflow, time.monotonic() - last, streams[out_r], streams[err_r],
-                              b"")
+            failed = _outcome(status, timed_out, overflow, time.monotonic() - last, None, streams[err_r], b"")
             reports.append((pending[len(results)], failed))
             pending = pending[len(results) + 1:]
         return reports
@@ -760,8 +801,11 @@ def _b64(data: bytes | bytearray) -> str:
     return binascii.b2a_base64(bytes(data), newline=False).decode("ascii")
 
 
-def _outcome(status: object, timed_out: bool, overflow: bool, wall: float, out: bytearray, err: bytearray,
+def _outcome(status: object, timed_out: bool, overflow: bool, wall: float, out: bytearray | None, err: bytearray,
              res: bytes | bytearray) -> dict:
+    """A test's report. `out` is None for calls and checks: what they print is capped (an overflow is still
+    reported) but never shipped, since only the returned value or the check's verdict is judged; a job of 100
+    tests printing 1 MB each would otherwise hand the parent 130 MB of frames to hold and decode."""
     exit_code = sig = None
     if isinstance(status, int):
         if os.WIFEXITED(status):
@@ -769,7 +813,8 @@ def _outcome(status: object, timed_out: bool, overflow: bool, wall: float, out: 
         elif os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
     return {"exit": exit_code, "sig": sig, "timeout": timed_out, "overflow": overflow, "t": wall,
-            "out": _b64(out), "err": bytes(err[-2000:]).decode("utf-8", "replace"), "res": _b64(res)}
+            "out": "" if out is None else _b64(out), "err": bytes(err[-2000:]).decode("utf-8", "replace"),
+            "res": _b64(res)}
 
 
 def _run_check_code(code: str, needs: object, entry_point: object) -> str:
@@ -777,7 +822,8 @@ def _run_check_code(code: str, needs: object, entry_point: object) -> str:
 
     The test code sees the real builtins (this process never ran solution code) and, from the solution,
     only the functions it `needs` (global names it reads without defining them, builtins excluded: see
-    `cases.needed_names`). A solution's `abs` or `range` therefore never replaces the builtin in a check."""
+    `checks.needed_names`; helpers the dataset's prompt defines come with the code instead, see
+    `checks.trusted_helpers`). A solution's `abs` or `range` therefore never replaces the builtin in a check."""
     names = _decode_reply(_recv_msg(5, _RESULT_CAP))
     if type(names) is not list:
         return "Fthe candidate did not list its functions"
@@ -798,7 +844,14 @@ def _run_check_code(code: str, needs: object, entry_point: object) -> str:
 
 
 class CandidateError(Exception):
-    """Raised by a proxy when the candidate raised an exception whose type is not a builtin."""
+    """Raised by a proxy when the candidate raised an exception whose type is not a builtin, or one that steers
+    the test code's control flow instead of failing it (see _FLOW)."""
+
+
+# Raised from inside a call, these end an iteration instead of failing it: a StopIteration out of the function
+# that `map`, `filter` or `iter(f, sentinel)` calls ends that iterator early, so `all(map(check, cases))` would be
+# True for a candidate that raises it at once. The test code sees a CandidateError instead.
+_FLOW = (StopIteration, StopAsyncIteration)
 
 
 def _decode_reply(data: bytes) -> object:
@@ -816,7 +869,7 @@ def _proxy(name: str) -> object:
         if "raised" in reply:
             kind, message = reply["raised"]
             exc_type = getattr(builtins, kind, None) if type(kind) is str else None
-            if isinstance(exc_type, type) and issubclass(exc_type, Exception):
+            if isinstance(exc_type, type) and issubclass(exc_type, Exception) and not issubclass(exc_type, _FLOW):
                 raise exc_type(message)
             raise CandidateError(f"{kind}: {message}")
         if "ok" not in reply:
@@ -862,7 +915,7 @@ def main(argv: list) -> None:
     theirs.close()
     secrets = marshal.loads(_read_fd(0))
     _scrub_stdin()
-    driver = _Driver(job, _Sock(ours), secrets["nonce"], secrets["checks"])
+    driver = _Driver(job, _Sock(ours), secrets["nonce"], secrets["key"], secrets["checks"])
     driver.frame("ready", "{}")
     try:
         _drive(driver, job)

@@ -1,9 +1,10 @@
 """Code verification: test cases -> one sandbox job per program -> per-test verdicts judged here.
 
 The job runs `harness.py` (the in-sandbox driver) with the program, the public part of the tests
-(stdin inputs, call arguments) and, on stdin, a per-job nonce plus any opaque check code. The driver
-reports each test as a frame on stdout that starts with the nonce; only frames with it count, so nothing
-the program prints, and no exit code, can pass a test. Expected outputs and return values of formats 1
+(stdin inputs, call arguments) and, on stdin, a per-job nonce and MAC key plus any opaque check code. The
+driver reports each test as a frame on stdout that starts with the nonce and ends with a MAC of the frame;
+only whole frames with both count, so nothing the program prints, and no exit code, can pass a test (not
+even a line spliced onto the start of a genuine frame). Expected outputs and return values of formats 1
 and 2 never enter the sandbox: they are compared here, on values that came back as data.
 """
 
@@ -11,8 +12,10 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import hmac
 import importlib.util
 import json
+import logging
 import marshal
 import secrets
 import signal
@@ -40,6 +43,8 @@ from rewardforge.verifiers.code.languages import LanguageSpec
 Verdict = Literal["pass", "wrong_answer", "runtime_error", "timeout", "output_limit", "unsupported_value",
                   "no_result", "not_run"]
 JobStatus = Literal["ok", "syntax_error", "compile_error", "error"]
+
+logger = logging.getLogger(__name__)
 
 DRIVER_FILE = "rf_driver.py"
 JOB_FILE = "rf_job.bin"
@@ -108,6 +113,7 @@ class CodeVerdict:
 class PreparedJob:
     request: ExecRequest
     nonce: str
+    key: bytes  # the frames' MAC key (see harness.frame_tag): never written anywhere the program can read
     tests: tuple[TestCase, ...]
     language: LanguageSpec
     options: JudgeOptions
@@ -166,6 +172,7 @@ def prepare(code: str, tests: Sequence[TestCase], language: LanguageSpec, option
     `driver_preloaded`: the backend's interpreters already hold the driver, so the job does not carry it."""
     check_runnable(tests, language)
     nonce = secrets.token_hex(16)
+    key = secrets.token_bytes(32)
     memory = options.memory_mb << 20
     files: dict[str, str | bytes] = {**({} if driver_preloaded else _driver_files()), language.source_file: code}
     job_tests: list[dict[str, Any]] = []
@@ -212,21 +219,26 @@ def prepare(code: str, tests: Sequence[TestCase], language: LanguageSpec, option
     request = ExecRequest(
         files=files,
         argv=["python3", "-I", "-S", "-B", "-c", BOOTSTRAP, JOB_FILE, _driver_source()[1]],
-        stdin=marshal.dumps({"nonce": nonce, "checks": checks}, 4),
+        stdin=marshal.dumps({"nonce": nonce, "key": key, "checks": checks}, 4),
         limits=limits,
         trusted_init=True,  # the driver runs the program only in forked children
     )
-    return PreparedJob(request=request, nonce=nonce, tests=tuple(tests), language=language, options=options)
+    return PreparedJob(request=request, nonce=nonce, key=key, tests=tuple(tests), language=language,
+                       options=options)
 
 
-def _frames(result: ExecResult, nonce: str) -> list[tuple[str, dict[str, Any]]]:
-    """The driver's frames, in order. Lines without the nonce are the program's or forgeries: ignored."""
+def _frames(result: ExecResult, nonce: str, key: bytes) -> list[tuple[str, dict[str, Any]]]:
+    """The driver's frames, in order. Lines without the nonce, or whose MAC does not match, are the
+    program's, forgeries or splices: ignored."""
     prefix = f"{harness.FRAME_MAGIC} {nonce} ".encode("ascii")
     frames = []
     for line in result.stdout.split(b"\n"):
         if not line.startswith(prefix):
             continue
-        kind, _, body = line[len(prefix):].partition(b" ")
+        content, _, tag = line[len(prefix):].rpartition(b" ")
+        if not hmac.compare_digest(tag, harness.frame_tag(key, content)):
+            continue
+        kind, _, body = content.partition(b" ")
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -315,7 +327,7 @@ def judge(job: PreparedJob, result: ExecResult) -> CodeVerdict:
     base: dict[str, Any] = {"wall_s": result.wall_s, "backend": result.backend}
     if result.status == "sandbox_error":
         return CodeVerdict("error", reason=f"sandbox failed: {result.reason}", **base)
-    frames = _frames(result, job.nonce)
+    frames = _frames(result, job.nonce, job.key)
     kinds = [kind for kind, _ in frames]
     if "ready" not in kinds and _killed_by_the_job(result):
         reason = f"the program killed the sandbox job before any result came back ({result.reason})"
@@ -326,6 +338,11 @@ def judge(job: PreparedJob, result: ExecResult) -> CodeVerdict:
                            f"{tail}".strip(), **base)
     by_kind = dict(frames)
     compiled = by_kind.get("compile")
+    compile_err = str((compiled or {}).get("err") or "")
+    if compiled is not None and compiled.get("exit") == harness.EXEC_FAILED and compile_err.startswith("cannot run "):
+        # The compiler is not in the sandbox (the default Docker image has none): no program's fault.
+        return CodeVerdict("error", reason=f"the sandbox cannot compile {job.language.name}: {compile_err[:300]} "
+                           "(the local backend uses the host's compiler; a Docker image needs one)", **base)
     if compiled is not None and compiled.get("exit") != 0:
         why = _failure(compiled)
         why_text = why[1] if why else str(compiled.get("err") or "").strip()[-800:]
@@ -397,7 +414,13 @@ def verify_many(items: Sequence[tuple[str, Sequence[TestCase]]], backend: Sandbo
 
     def run_one(item: tuple[str, Sequence[TestCase]]) -> CodeVerdict:
         job = prepare(item[0], item[1], language, options, driver_preloaded=preloaded)
-        return judge(job, backend.run(job.request))
+        result = backend.run(job.request)
+        try:
+            return judge(job, result)
+        except Exception as exc:  # a bug here must cost this program its verdict, never its siblings theirs
+            logger.exception("judging a program's sandbox output failed")
+            return CodeVerdict("error", reason=f"internal error while judging the program's output: "
+                               f"{type(exc).__name__}: {exc}", wall_s=result.wall_s, backend=result.backend)
 
     workers = max(1, min(max_workers or backend.concurrency, len(items)))
     if workers == 1:

@@ -17,7 +17,7 @@ from rewardforge.verifiers.code.cases import (
 )
 from rewardforge.verifiers.code.compare import PYTHON_EQ, CompareOptions, compare_stdout, values_equal
 from rewardforge.verifiers.code.extract import extract_code, fenced_blocks
-from rewardforge.verifiers.code.harness import CodecError, decode_value, encode_value
+from rewardforge.verifiers.code.harness import CodecError, decode_value, encode_value, frame_tag
 from rewardforge.verifiers.code.languages import CPP, PYTHON, get_language
 
 # -- extraction ---------------------------------------------------------------------------------------
@@ -202,8 +202,9 @@ def test_codec_rejects_malformed_documents(document: object) -> None:
 # -- judging frames ---------------------------------------------------------------------------------------
 
 
-def _frame(nonce: str, kind: str, body: dict) -> bytes:
-    return f"RFv1 {nonce} {kind} ".encode() + json.dumps(body).encode() + b"\n"
+def _frame(nonce: str, kind: str, body: dict, key: bytes = b"k" * 32) -> bytes:
+    content = f"{kind} ".encode() + json.dumps(body).encode()
+    return f"RFv1 {nonce} ".encode() + content + b" " + frame_tag(key, content) + b"\n"
 
 
 def _job():  # type: ignore[no-untyped-def]
@@ -219,15 +220,37 @@ def test_only_frames_with_the_job_nonce_count() -> None:
     job = _job()
     ok_test = {"i": 0, "exit": 0, "sig": None, "timeout": False, "overflow": False, "t": 0.01, "out": "",
                "err": "", "res": "UjE="}  # base64 of b"R1": returned 1
-    forged = _frame("f" * 32, "ready", {}) + _frame("f" * 32, "test", ok_test)
+    forged = _frame("f" * 32, "ready", {}, job.key) + _frame("f" * 32, "test", ok_test, job.key)
     result = ExecResult(status="ok", exit_code=0, stdout=forged + b"all tests passed\n", backend="t")
     assert judge(job, result).status == "error"  # no genuine ready frame: the driver never started
-    genuine = _frame(job.nonce, "ready", {}) + _frame(job.nonce, "load", {"status": "loaded", "detail": ""})
-    result = ExecResult(status="ok", exit_code=0, stdout=genuine + forged + _frame(job.nonce, "done", {}))
+    genuine = (_frame(job.nonce, "ready", {}, job.key)
+               + _frame(job.nonce, "load", {"status": "loaded", "detail": ""}, job.key))
+    result = ExecResult(status="ok", exit_code=0, stdout=genuine + forged + _frame(job.nonce, "done", {}, job.key))
     verdict = judge(job, result)
     assert verdict.status == "ok" and [t.verdict for t in verdict.tests] == ["not_run"]
-    result = ExecResult(status="ok", exit_code=0, stdout=genuine + _frame(job.nonce, "test", ok_test))
-    assert judge(job, result).passed == 1  # the same frame with the right nonce is believed
+    result = ExecResult(status="ok", exit_code=0, stdout=genuine + _frame(job.nonce, "test", ok_test, job.key))
+    assert judge(job, result).passed == 1  # the same frame with the right nonce and MAC is believed
+
+
+def test_a_frame_with_the_nonce_but_not_the_mac_is_ignored() -> None:
+    """The nonce only marks a frame. A process that can write between two pieces of a genuine frame (a write
+    over PIPE_BUF is split) could end a nonce-bearing start with its own verdict: the MAC refuses it."""
+    from rewardforge.sandbox import ExecResult
+    from rewardforge.verifiers.code.verify import judge
+
+    job = _job()
+    genuine = (_frame(job.nonce, "ready", {}, job.key)
+               + _frame(job.nonce, "load", {"status": "loaded", "detail": ""}, job.key))
+    wrong = {"i": 0, "exit": 0, "sig": None, "timeout": False, "overflow": False, "t": 0.01, "out": "A" * 5000,
+             "err": "", "res": "UjI="}  # returned 2: wrong
+    real = _frame(job.nonce, "test", wrong, job.key)
+    # The splice: the genuine start (nonce and all), then a verdict and a newline written by someone else.
+    spliced = real[:4096] + b'","err":"","res":"UjE=","i":0}\n' + real[4096:]
+    for stdout in (spliced, _frame(job.nonce, "test", {**wrong, "res": "UjE="}, b"x" * 32),
+                   _frame(job.nonce, "test", {**wrong, "res": "UjE="}, job.key)[:-34] + b"\n"):
+        verdict = judge(job, ExecResult(status="ok", exit_code=0, stdout=genuine + stdout))
+        assert verdict.status == "ok" and verdict.passed == 0, verdict.tests
+    assert judge(job, ExecResult(status="ok", exit_code=0, stdout=genuine + real)).tests[0].verdict == "wrong_answer"
 
 
 def test_sandbox_errors_and_job_kills_are_told_apart() -> None:
