@@ -95,12 +95,13 @@ def format_location(loc: Sequence[str | int], *, skip: Iterable[str] = ()) -> st
 
 
 def describe_validation_error(
-    exc: ValidationError, *, skip: Iterable[str] = (), known_keys: Iterable[str] = ()
+    exc: ValidationError, *, skip: Iterable[str] = (), known_keys: Iterable[str] = (), noun: str = "key"
 ) -> tuple[tuple[str | int, ...], str]:
     """The first error of a pydantic validation as (location, message) in plain words.
 
-    An unknown key says so and suggests the closest of `known_keys`; a missing key names itself.
-    Union members tried and rejected along the way (`skip`) are left out of the location.
+    An unknown key says so and suggests the closest of `known_keys`; a missing key names itself
+    (`noun` is what a key is called there: a YAML key, a reward param). Union members tried and
+    rejected along the way (`skip`) are left out of the location.
     """
     errors = exc.errors()
     error: dict[str, Any] = dict(errors[0])
@@ -113,9 +114,9 @@ def describe_validation_error(
     kind = error["type"]
     if kind == "extra_forbidden" and loc:
         key = str(loc[-1])
-        return loc[:-1], f"unknown key {key!r}{did_you_mean(key, known_keys)}"
+        return loc[:-1], f"unknown {noun} {key!r}{did_you_mean(key, known_keys)}"
     if kind == "missing" and loc:
-        return loc[:-1], f"missing key {str(loc[-1])!r}"
+        return loc[:-1], f"missing {noun} {str(loc[-1])!r}"
     message = error["msg"].removeprefix("Value error, ")
     value = error.get("input")
     if kind in {"literal_error", "enum"} and isinstance(value, str):

@@ -24,8 +24,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rewardforge.core.cases import CaseSet, GoldenCase, Ordering, split_cases
-from rewardforge.core.errors import RewardError, did_you_mean, format_location
-from rewardforge.core.types import FunctionReward, Reward, first_error, reward
+from rewardforge.core.errors import RewardError, did_you_mean, first_error, format_location
+from rewardforge.core.types import FunctionReward, Reward, reward
 
 ENTRY_POINT_REWARDS = "rewardforge.rewards"
 ENTRY_POINT_REGISTRIES = "rewardforge.registries"

@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from rewardforge.core.errors import RewardError, first_error
+from rewardforge.core.errors import RewardError, describe_validation_error, format_location
 
 if TYPE_CHECKING:
     from rewardforge.core.cases import CaseSet
@@ -54,10 +54,14 @@ def validate_params(model: type[ParamsT], params: dict[str, Any], *, reward_name
     try:
         return model(**params)
     except ValidationError as exc:
-        loc, message = first_error(exc)
-        where = ".".join(str(part) for part in loc) or "?"
-        raise RewardError(f"reward {reward_name!r}: invalid param {where!r}: {message}",
-                          param=str(loc[0]) if loc else None) from None
+        known = list(model.model_fields)
+        loc, message = describe_validation_error(exc, known_keys=known, noun="param")
+        if loc:  # a value that was rejected
+            raise RewardError(f"reward {reward_name!r}: invalid param {format_location(loc)!r}: {message}",
+                              param=str(loc[0])) from None
+        if message.startswith("unknown"):
+            message += f"; {reward_name} takes {', '.join(known)}" if known else f"; {reward_name} takes no params"
+        raise RewardError(f"reward {reward_name!r}: {message}") from None
 
 
 def message_text(value: Text) -> str:

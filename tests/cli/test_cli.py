@@ -72,7 +72,7 @@ def test_bad_json_line_exits_2_naming_the_line_and_keeps_earlier_rows(tmp_path: 
         (["-r", "no_such_reward"], [{"completion": "a"}], "unknown reward 'no_such_reward'"),
         (["-r", "regex_match", "--param", "pattern=x", "--param", "mode=sideways"], [{"completion": "a"}],
          "invalid param 'mode'"),
-        (["-r", "regex_match"], [{"completion": "a"}], "invalid param 'pattern'"),
+        (["-r", "regex_match"], [{"completion": "a"}], "missing param 'pattern'"),
         (["-r", "exact_match", "--param", "novalue"], [{"completion": "a"}], "expected KEY=VALUE"),
         (["-r", "exact_match", "--field", "answer=reference"], [{"completion": "a"}], "'answer' is not one of"),
         (["-r", "exact_match", "--timeout", "0"], [{"completion": "a"}], "--timeout must be positive"),

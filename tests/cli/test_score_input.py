@@ -149,11 +149,34 @@ def test_a_rejected_param_says_how_it_was_read_and_how_to_quote_it(tmp_path: Pat
     assert read_jsonl(target)[0]["reward"] == 2.0
     listed = run("-r", "regex_format", "-p", "flags=[DOTALL, yes]", "-i", str(source), "-o", str(tmp_path / "p.jsonl"))
     assert listed.exit_code == 2
-    assert ("invalid param 'flags.1': Input should be a valid string (--param flags=[DOTALL, yes] was read as "
+    assert ("invalid param 'flags[1]': Input should be a valid string (--param flags=[DOTALL, yes] was read as "
             "YAML: [DOTALL, true]; quote each item that must stay text") in one_line(listed.output)
     number = run("-r", "tag_format", "-p", "penalty=yes", "-i", str(source), "-o", str(tmp_path / "q.jsonl"))
     assert number.exit_code == 2  # not silently True == 1.0
     assert "invalid param 'penalty': Input should be a valid number" in one_line(number.output)
+
+
+def test_a_misnamed_or_misspelt_param_gets_a_suggestion_not_quoting_advice(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"completion": "Paris", "reference": "paris"}])
+    misnamed = run("-r", "exact_match", "-p", "case_sensitiv=true", "-i", str(source), "-o", str(tmp_path / "a.jsonl"))
+    assert misnamed.exit_code == 2
+    assert one_line(misnamed.output) == (
+        "error: reward 'exact_match': unknown param 'case_sensitiv' (did you mean 'case_sensitive'?); exact_match "
+        "takes case_sensitive, strip_punctuation, collapse_whitespace")
+    misspelt = run("-r", "regex_match", "-p", "pattern=a", "-p", "flags=[DOTAL]", "-i", str(source),
+                   "-o", str(tmp_path / "b.jsonl"))
+    assert misspelt.exit_code == 2
+    assert one_line(misspelt.output).endswith("'DOTAL' is not one of 'IGNORECASE', 'MULTILINE', 'DOTALL' or 'VERBOSE' "
+                                              "(did you mean 'DOTALL'?)")
+
+
+def test_a_number_param_in_scientific_notation_is_a_number() -> None:
+    from rewardforge.cli.console import parse_params
+    from rewardforge.core.registry import params_model_of, target_of
+
+    model = params_model_of(target_of("math_equivalence"))
+    assert parse_params(["rel_tol=1e-6"], model).values == {"rel_tol": 1e-06}  # YAML 1.1 alone reads it as text
+    assert parse_params(["rel_tol=yes"], model).values == {"rel_tol": "yes"}   # rejected later, never True == 1.0
 
 
 @pytest.mark.parametrize(
