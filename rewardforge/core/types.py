@@ -79,15 +79,21 @@ def message_text(value: Text) -> str:
 _CANCEL_POLL_S = 0.1
 
 
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def run_sync(coroutine: Coroutine[Any, Any, Any]) -> Any:
     """Run a coroutine to completion from sync code, even when this thread already runs a loop.
 
     In that case the coroutine runs on a helper thread; an exception in the waiting thread (a Ctrl-C)
     cancels it there, so the caller is interrupted promptly and the coroutine's cleanup still runs.
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    if not _loop_running():  # outside the except clause, so errors are not chained to its RuntimeError
         return asyncio.run(coroutine)
     started = threading.Event()
     handle: dict[str, Any] = {}
