@@ -59,7 +59,7 @@ class OnBadLine(str, Enum):
 
 def score(
     reward: Annotated[str, typer.Option("--reward", "-r", metavar="NAME",
-                                        help="registry name, pkg.module:attr, or stack YAML file")],
+                                        help="registry name, pkg.module:attr, path/to/file.py:attr, or stack YAML file")],
     input: Annotated[str, typer.Option("--input", "-i", metavar="FILE",
                                        help="JSONL of prompt/completion/reference/metadata rows ('-' for stdin)")],
     output: Annotated[str, typer.Option("--output", "-o", metavar="FILE", help="JSONL to write ('-' for stdout)")],

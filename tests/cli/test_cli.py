@@ -123,3 +123,26 @@ def test_demo_runs_as_a_new_user_would(cli_env: dict[str, str], tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     assert "demo_stack" in result.stdout and "reward mean" in result.stdout
     assert (ROOT / "examples" / "demo.jsonl").is_file()
+
+
+def test_rewards_of_the_current_directory_by_module_or_file(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """As `python -m` would: `-r my_rewards:keyword` finds my_rewards.py where the command runs, and
+    `-r sub/rewards.py:keyword` names a file, as `rewardforge test` takes it; both run in workers."""
+    code = ("import rewardforge as rf\n\n@rf.reward\ndef keyword(completion: str, reference: str) -> float:\n"
+            "    return float(reference in completion)\n")
+    (tmp_path / "my_rewards.py").write_text(code)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "rewards.py").write_text(code)
+    source = write_jsonl(tmp_path / "in.jsonl", [{"completion": "Paris!", "reference": "Paris"}])
+    command = str(Path(sys.executable).parent / "rewardforge")
+    env = {key: value for key, value in cli_env.items() if key != "PYTHONPATH"}  # an empty entry would be '.'
+    for spec in ("my_rewards:keyword", "sub/rewards.py:keyword"):
+        result = subprocess.run([command, "score", "-r", spec, "-i", "in.jsonl", "-o", "-"], env=env,
+                                capture_output=True, text=True, cwd=tmp_path, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert [row["reward"] for row in map(orjson.loads, result.stdout.splitlines())] == [1.0]
+    misspelt = subprocess.run([command, "show", "sub/rewards.py:keywrd"], env=env, capture_output=True,
+                              text=True, cwd=tmp_path, timeout=120)
+    assert misspelt.returncode == 2
+    assert "'sub/rewards.py' has no attribute 'keywrd' (did you mean 'keyword'?)" in misspelt.stderr
+    assert source.is_file()
