@@ -67,7 +67,7 @@ def test_bad_json_line_exits_2_naming_the_line_and_keeps_earlier_rows(tmp_path: 
     [
         (["-r", "exact_match"], [{"text": "no completion"}], "line 1: no 'completion' column (the row has: text)"),
         (["-r", "exact_match", "--field", "completion=text"], [{"other": 1}], "line 1: no 'text' column"),
-        (["-r", "exact_match"], [[1, 2]], "line 1: expected a JSON object"),
+        (["-r", "exact_match"], [{"completion": "a"}, [1, 2]], "line 2: expected a JSON object"),
         (["-r", "exact_match"], [{"completion": 5}], "line 1: field 'completion'"),
         (["-r", "no_such_reward"], [{"completion": "a"}], "unknown reward 'no_such_reward'"),
         (["-r", "regex_match", "--param", "pattern=x", "--param", "mode=sideways"], [{"completion": "a"}],
