@@ -134,7 +134,7 @@ class ScoreReport:
                       ("min", fmt(min(self.values))), ("max", fmt(max(self.values)))]
         stats = self.group_stats()
         if stats:
-            cards.append(("zero-std groups", f"{stats['zero_std_fraction']:.0%}"))
+            cards.append(("zero-std groups", f"{stats['zero_std_fraction']:.1%}"))  # as the groups section says
         items = "".join(f'<div class="card"><div class="big">{escape(v)}</div><div>{escape(k)}</div></div>'
                         for k, v in cards)
         return f'<section id="overview"><div class="cards">{items}</div></section>'
@@ -198,11 +198,17 @@ class ScoreReport:
 
 
 def _binned_means(points: list[tuple[int, float]], bins: int = 12) -> list[tuple[float, float]]:
+    """The mean reward of about `bins` groups of points by length, shortest first. A group never splits
+    one length (its points would be cut by reward), so the line moves left to right only."""
     if len(points) < 2 * bins:
         return []
-    ordered = sorted(points)
+    ordered = sorted(points, key=lambda point: point[0])
     size = math.ceil(len(ordered) / bins)
-    chunks = [ordered[i:i + size] for i in range(0, len(ordered), size)]
+    chunks: list[list[tuple[int, float]]] = [[]]
+    for point in ordered:
+        if len(chunks[-1]) >= size and point[0] != chunks[-1][-1][0]:
+            chunks.append([])
+        chunks[-1].append(point)
     return [(statistics.fmean(p[0] for p in c), statistics.fmean(p[1] for p in c)) for c in chunks]
 
 
