@@ -345,12 +345,18 @@ def bounded(score: Score, max_chars: int | None = None) -> Score:
     return score.model_copy(update={"info": info, "reason": reason})
 
 
+def cut_middle(text: str, limit: int) -> str:
+    """`text` cut to about `limit` characters with its head and tail kept (a completion's final
+    answer is at its end), the middle replaced by how much was cut."""
+    if len(text) <= limit:
+        return text
+    head, tail = text[: limit * 3 // 4], text[len(text) - limit // 4:]
+    return f"{head} … [{len(text) - len(head) - len(tail)} chars cut] … {tail}"
+
+
 def _bounded_value(value: Any, limit: int, depth: int) -> tuple[Any, bool]:
     if isinstance(value, str):
-        if len(value) <= limit:
-            return value, False
-        head, tail = value[: limit * 3 // 4], value[len(value) - limit // 4:]
-        return f"{head} … [{len(value) - len(head) - len(tail)} chars cut] … {tail}", True
+        return cut_middle(value, limit), len(value) > limit
     if depth >= _MAX_DEPTH:
         return value, False
     if isinstance(value, dict):

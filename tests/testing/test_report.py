@@ -75,6 +75,16 @@ def test_the_length_trend_moves_left_to_right_even_with_few_distinct_lengths() -
     assert all(abs(y - 0.6) < 0.01 for _, y in trend)
 
 
+def test_examples_keep_the_end_of_a_long_completion_where_the_answer_is() -> None:
+    report = ScoreReport("t", examples=1)
+    completion = "<think>" + "Let me think about it. " * 400 + "</think> So the answer is \\boxed{1729}."
+    report.add(Sample(completion=completion, reference="1729"), Score.of(1.0))
+    html = report.html()
+    summary = re.search(r"<summary>(.*?)</summary>", html, re.S)
+    assert summary and "\\boxed{1729}." in summary.group(1) and "chars cut]" in summary.group(1)
+    assert "\\boxed{1729}.</pre>" in html  # the expanded example too
+
+
 def test_without_group_ids_the_report_says_why_there_are_no_group_statistics() -> None:
     report = ScoreReport("t")
     report.add(Sample(completion="a"), Score.of(1.0))
