@@ -32,8 +32,8 @@ from typing import Any
 
 import openai
 
+from rewardforge.core.cache import reset_shared_caches
 from rewardforge.core.types import Sample
-from rewardforge.rewards import judge as judge_module
 from rewardforge.rewards.judge import LLMJudge
 from rewardforge.verifiers.judge.prompts import builtin_rubric, quote, render
 
@@ -117,7 +117,7 @@ def main() -> None:
     results: dict[str, Any] = {}
     with running_judge_server() as server:
         server.default = lambda request: Slow(args.latency, Verdict("Yes" if "is 1" in request.user_text else "No"))
-        judge_module._caches.clear()
+        reset_shared_caches()  # llm_judge starts cold, as in a fresh process
         results["sequential"] = timed(server, sequential, samples)
         results["gather"] = timed(server, gather, samples)
         results["llm_judge_cold"] = timed(server, ours, samples)
