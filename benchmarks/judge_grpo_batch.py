@@ -111,6 +111,7 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=32)
     parser.add_argument("--group", type=int, default=8)
     parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
     samples = make_batch(args.prompts, args.group)
     unique = len({(s.prompt_text, s.completion_text) for s in samples})
@@ -131,8 +132,8 @@ def main() -> None:
         "server_latency_s": args.latency,
         "results": results,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 
 
