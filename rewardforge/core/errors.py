@@ -72,6 +72,29 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+#: The optional dependencies rewards import, and the extra that installs each.
+EXTRA_OF_MODULE = {
+    "sympy": "math", "latex2sympy2_extended": "math", "math_verify": "math",
+    "lingua": "language",
+    "openai": "judge", "httpx": "judge", "jinja2": "judge",
+    "torch": "trainer", "transformers": "trainer",
+    "vllm": "vllm", "docker": "docker", "ray": "ray", "triton": "kernels",
+}
+
+
+def install_hint(exc: BaseException) -> str:
+    """`; pip install 'rewardforge[language]'` when `exc` is a missing optional dependency, else ''.
+
+    >>> install_hint(ModuleNotFoundError("No module named 'lingua'", name="lingua"))
+    "; lingua comes with an extra: pip install 'rewardforge[language]'"
+    """
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return ""
+    top = exc.name.partition(".")[0]
+    extra = EXTRA_OF_MODULE.get(top)
+    return f"; {top} comes with an extra: pip install 'rewardforge[{extra}]'" if extra else ""
+
+
 def first_error(exc: ValidationError) -> tuple[tuple[str | int, ...], str]:
     """Where (the location path) and what for the first error pydantic found: messages name one thing."""
     first = exc.errors()[0]

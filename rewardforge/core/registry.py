@@ -26,7 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rewardforge.core.cases import CaseSet, GoldenCase, Ordering, split_cases
-from rewardforge.core.errors import RewardError, did_you_mean, first_error, format_location
+from rewardforge.core.errors import RewardError, did_you_mean, first_error, format_location, install_hint
 from rewardforge.core.types import FunctionReward, Reward, reward
 
 ENTRY_POINT_REWARDS = "rewardforge.rewards"
@@ -122,7 +122,7 @@ def import_object(target: str) -> Any:
     try:
         obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
-        raise RewardError(f"cannot import {module_name!r} for {target!r}: {exc}") from None
+        raise RewardError(f"cannot import {module_name!r} for {target!r}: {exc}{install_hint(exc)}") from None
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)

@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from rewardforge.core.errors import RewardError, describe_validation_error, format_location
+from rewardforge.core.errors import RewardError, describe_validation_error, format_location, install_hint
 
 if TYPE_CHECKING:
     from rewardforge.core.cases import CaseSet
@@ -322,7 +322,7 @@ def exception_score(exc: BaseException) -> Score:
     info: dict[str, Any] = {"exception": name}
     if frames:
         info["traceback"] = [{"file": f.filename, "line": f.lineno, "function": f.name} for f in frames]
-    return Score.error(f"{name}: {text}" if text else name, info=info)
+    return Score.error((f"{name}: {text}" if text else name) + install_hint(exc), info=info)
 
 
 #: Strings in `Score.info` and `Score.reason` longer than this are cut (head and tail kept), and lists
