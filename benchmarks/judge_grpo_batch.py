@@ -32,8 +32,8 @@ from typing import Any
 
 import openai
 
+from rewardforge.core.cache import reset_shared_caches
 from rewardforge.core.types import Sample
-from rewardforge.rewards import judge as judge_module
 from rewardforge.rewards.judge import LLMJudge
 from rewardforge.verifiers.judge.prompts import builtin_rubric, quote, render
 
@@ -111,13 +111,14 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=32)
     parser.add_argument("--group", type=int, default=8)
     parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
     samples = make_batch(args.prompts, args.group)
     unique = len({(s.prompt_text, s.completion_text) for s in samples})
     results: dict[str, Any] = {}
     with running_judge_server() as server:
         server.default = lambda request: Slow(args.latency, Verdict("Yes" if "is 1" in request.user_text else "No"))
-        judge_module._caches.clear()
+        reset_shared_caches()  # llm_judge starts cold, as in a fresh process
         results["sequential"] = timed(server, sequential, samples)
         results["gather"] = timed(server, gather, samples)
         results["llm_judge_cold"] = timed(server, ours, samples)
@@ -131,8 +132,8 @@ def main() -> None:
         "server_latency_s": args.latency,
         "results": results,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 
 

@@ -103,6 +103,36 @@ def read_line(number: int, raw: bytes, field_map: Mapping[str, str]) -> Record |
         return BadLine(number, str(exc), _preview(raw))
 
 
+#: File signatures of what is often handed to a JSONL reader by mistake, and what to do instead.
+_NOT_JSONL = (
+    (b"PAR1", "a Parquet file: score it with --backend ray (it reads Parquet), or convert it with pandas: "
+              "pd.read_parquet(path).to_json(out, orient='records', lines=True)"),
+    (b"\xff\xfe", "UTF-16 text: convert it to UTF-8 first (iconv -f utf-16 -t utf-8 FILE > out.jsonl)"),
+    (b"\xfe\xff", "UTF-16 text: convert it to UTF-8 first (iconv -f utf-16 -t utf-8 FILE > out.jsonl)"),
+    (b"\x1f\x8b", "gzip-compressed: decompress it first (gunzip -k FILE), or pipe it in: "
+                  "zcat FILE | rewardforge score -i - ..."),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed: decompress it first (zstd -d FILE), or pipe it in: "
+                          "zstdcat FILE | rewardforge score -i - ..."),
+    (b"BZh", "bzip2-compressed: decompress it first (bunzip2 -k FILE), or pipe it in: "
+             "bzcat FILE | rewardforge score -i - ..."),
+    (b"\xfd7zXZ\x00", "xz-compressed: decompress it first (unxz -k FILE), or pipe it in: "
+                      "xzcat FILE | rewardforge score -i - ..."),
+    (b"PK\x03\x04", "a zip archive: extract the JSONL file from it first"),
+)
+
+
+def not_jsonl(head: bytes) -> str | None:
+    """What a file is, judged by its first bytes, when it is plainly not JSONL (and what to do);
+    None when it may be JSONL. A JSON array gets its own advice: JSONL is one object per line."""
+    for magic, what in _NOT_JSONL:
+        if head.startswith(magic):
+            return f"this is {what}"
+    if head.removeprefix(_BOM).lstrip().startswith(b"["):
+        return ("this is a JSON array, not JSONL (one JSON object per line): convert it, e.g. "
+                "jq -c '.[]' in.json > in.jsonl")
+    return None
+
+
 def load_row(raw: bytes) -> Any:
     """One JSON line, with every integer exact (beyond 64 bits too); raises orjson.JSONDecodeError."""
     row = orjson.loads(raw)
@@ -122,9 +152,10 @@ def _json_problem(raw: bytes, exc: orjson.JSONDecodeError) -> str:
         raw.decode("utf-8")
     except UnicodeDecodeError as bad:
         column = len(raw[: bad.start].decode("utf-8", errors="replace")) + 1
-        kind = " (it looks like UTF-16)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw else ""
+        utf16 = raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw
+        kind, source = (" (it looks like UTF-16)", "utf-16") if utf16 else ("", "latin1")
         return (f"not UTF-8{kind}: byte 0x{raw[bad.start]:02x} at column {column}; "
-                "convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8)")
+                f"convert the file to UTF-8 (e.g. iconv -f {source} -t utf-8)")
     return f"invalid JSON at column {exc.colno}: {exc.msg}"
 
 

@@ -4,6 +4,8 @@ Usage errors (bad JSON on a line, a missing field, an unknown reward, a bad para
 naming the problem and exit with code 2.
 """
 
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -37,6 +39,16 @@ def main(
                                           help="print the version and exit")] = False,
 ) -> None:
     """Reward functions and verifiers for LLM RL: score files, inspect and test rewards."""
+    _import_from_the_current_directory()
+
+
+def _import_from_the_current_directory() -> None:
+    """`-r my_rewards:keyword` finds my_rewards.py in the current directory, as `python -m` would. A
+    console script's sys.path has only its own folder; the directory goes last, so it never hides an
+    installed package."""
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.append(cwd)
 
 
 __all__ = ["app"]

@@ -93,8 +93,8 @@ def _as_json(entry: RewardEntry) -> dict[str, Any]:
 
 
 def show(
-    name: Annotated[str, typer.Argument(metavar="NAME", help="a registry name, pkg.module:attr, or a stack "
-                                                             "YAML file")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="a registry name, pkg.module:attr, "
+                                                             "path/to/file.py:attr, or a stack YAML file")],
 ) -> None:
     """Show one reward: what it scores, its params (type, default, description), its golden cases.
     A stack file is shown as the tree of its components and weights."""

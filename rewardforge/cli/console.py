@@ -31,14 +31,17 @@ class Params:
 
     values: dict[str, Any] = field(default_factory=dict)
     read_as_yaml: dict[str, str] = field(default_factory=dict)
+    declared: frozenset[str] | None = None  # the params the reward declares, when it declares them
 
     def advice(self, param: str | None) -> str:
         """How a rejected value was read and how to pass it as text instead. Without the name of the
-        param at fault, every value that YAML turned into null or a boolean is suspect."""
+        param at fault, every value that YAML turned into null or a boolean is suspect; a param the
+        reward does not declare is misnamed, not misread."""
+        readable = [key for key in self.read_as_yaml if self.declared is None or key in self.declared]
         if param is None:
-            suspects = [key for key in self.read_as_yaml if self.values[key] is None or isinstance(self.values[key], bool)]
+            suspects = [key for key in readable if self.values[key] is None or isinstance(self.values[key], bool)]
             return "".join(self._read_as(key) for key in suspects)
-        return self._read_as(param) if param in self.read_as_yaml else ""
+        return self._read_as(param) if param in readable else ""
 
     def _read_as(self, param: str) -> str:
         raw = self.read_as_yaml[param]
@@ -71,7 +74,7 @@ def parse_params(pairs: list[str], model: type[BaseModel] | None = None) -> Para
     - Anything else is read as a YAML scalar: `0.5`, `true`, `null`; a mapping needs explicit
       braces (`{a: 1}`), so `answer: [0-9]+` stays text. A number param never takes `yes`/`no`.
     """
-    params = Params()
+    params = Params(declared=frozenset(model.model_fields) if model is not None else None)
     fields = model.model_fields if model is not None else {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
@@ -86,12 +89,28 @@ def parse_params(pairs: list[str], model: type[BaseModel] | None = None) -> Para
         if element is not None and not isinstance(value, list | tuple):
             value = [_unquoted(raw) if _is_text(element) else value]
         elif element is None and annotation is not Any:  # a number, a bool, a mapping: its own error is clear
-            params.values[key] = raw if isinstance(value, bool) and _is_number(annotation) else value
+            params.values[key] = _number(raw, value) if _is_number(annotation) else value
             continue
         params.values[key] = value
-        if value != raw:
+        if not _all_text(value):  # YAML made something else of it: a rejection may need quoting advice
             params.read_as_yaml[key] = raw
     return params
+
+
+def _number(raw: str, value: Any) -> Any:
+    """A number param's value: `1e-6` is a float (YAML 1.1 reads it as text), `yes` stays text."""
+    if isinstance(value, bool):
+        return raw
+    if isinstance(value, str):
+        try:
+            return float(raw)
+        except ValueError:
+            return value
+    return value
+
+
+def _all_text(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, list | tuple) and all(isinstance(v, str) for v in value))
 
 
 def _yaml_value(raw: str) -> Any:

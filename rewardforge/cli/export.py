@@ -72,7 +72,7 @@ def _write_atomically(path: Path, text: str) -> None:
 
 @app.command("openrlhf")
 def openrlhf(
-    reward: Annotated[str, typer.Option("--reward", "-r", help="registry name, pkg.module:attr, or stack YAML")],
+    reward: Annotated[str, typer.Option("--reward", "-r", help="registry name, pkg.module:attr, file.py:attr, or stack YAML")],
     output: Annotated[Path, typer.Option("--output", "-o", help="the reward .py file to write")],
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE reward param")] = None,
     on_skipped: Annotated[str, typer.Option(help="value for skipped samples, or 'raise'")] = "0.0",

@@ -45,6 +45,7 @@ from rewardforge.records import (
     count_lines,
     dump_line,
     iter_rows,
+    not_jsonl,
     parse_field_map,
     scored_row,
 )
@@ -59,7 +60,7 @@ class OnBadLine(str, Enum):
 
 def score(
     reward: Annotated[str, typer.Option("--reward", "-r", metavar="NAME",
-                                        help="registry name, pkg.module:attr, or stack YAML file")],
+                                        help="registry name, pkg.module:attr, path/to/file.py:attr, or stack YAML file")],
     input: Annotated[str, typer.Option("--input", "-i", metavar="FILE",
                                        help="JSONL of prompt/completion/reference/metadata rows ('-' for stdin)")],
     output: Annotated[str, typer.Option("--output", "-o", metavar="FILE", help="JSONL to write ('-' for stdout)")],
@@ -103,6 +104,11 @@ def score(
         fail("--resume needs an output file: rows already written to stdout cannot be read back")
     if input != "-" and not Path(input).is_file():
         fail(f"input file not found: {input}" if not Path(input).exists() else f"input is not a file: {input}")
+    if input != "-":
+        with open(input, "rb") as head:
+            problem = not_jsonl(head.read(64))
+        if problem:
+            fail(f"--input {input}: {problem}")
     check_paths(input, output)
     try:
         field_map = parse_field_map(field or [])
@@ -127,24 +133,27 @@ def score(
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
             raise typer.Exit(128 + signal.SIGPIPE) from None
         except KeyboardInterrupt:
-            run.stop(f"{built.name}: interrupted after {sink.rows:,} rows")
+            run.stop(f"{built.name}: interrupted after {_rows(sink.rows)}")
             _explain_interrupt(interrupts.received or signal.SIGINT, sink)
         except RecordError as exc:
-            run.stop(f"{built.name}: {sink.rows:,} rows scored before the bad line")
-            kept = "" if not sink.rows else (
-                f" The {sink.rows:,} rows before it went to stdout;" if output == "-" else
-                f" The {sink.rows:,} rows before it are in {output}; fix the line and run again with --resume,")
-            fail(f"{exc}.{kept or ' Fix the line,'} or pass --on-bad-line skip to write an error row for it "
-                 "and go on")
+            run.stop(f"{built.name}: {_rows(sink.rows)} scored before the bad line")
+            if not sink.rows:
+                kept = "Fix the line,"
+            elif output == "-":
+                kept = f"The {_rows(sink.rows)} before it went to stdout. Fix the line,"
+            else:
+                kept = (f"The {_rows(sink.rows)} before it {'is' if sink.rows == 1 else 'are'} in {output}; "
+                        "fix the line and run again with --resume,")
+            fail(f"{exc}. {kept} or pass --on-bad-line skip to write an error row for it and go on")
         except sqlite3.Error as exc:
-            run.stop(f"{built.name}: {sink.rows:,} rows scored before the cache failed")
+            run.stop(f"{built.name}: {_rows(sink.rows)} scored before the cache failed")
             fail(f"--cache {cache}: {exc}")
         except typer.Exit:  # a usage error found on the way (a --field column missing); its message is out
             run.close_view()
             sink.discard()
             raise
         except BaseException:
-            run.stop(f"{built.name}: {sink.rows:,} rows scored before the failure")
+            run.stop(f"{built.name}: {_rows(sink.rows)} scored before the failure")
             raise
     run.finish(title)
     if run.html_report is not None and report is not None:
@@ -306,6 +315,12 @@ class _Run:
         self.close_view()
         self.sink.commit()
         err.print(self.summary.table(title))
+        kept = len(self.sink.expected)
+        if kept:
+            err.print(f"resumed: the {_rows(kept)} already in {self.sink.path} {'was' if kept == 1 else 'were'} "
+                      f"kept as they were, so the summary above counts only the {_rows(self.summary.count)} "
+                      f"scored now; {self.sink.path} has all {_rows(self.sink.rows)}", highlight=False,
+                      soft_wrap=True, markup=False)
         hint = self._skip_hint()
         if hint:
             err.print(f"[yellow]note:[/] {escape(hint)}", highlight=False, soft_wrap=True)
@@ -369,15 +384,21 @@ def _same_group(last: Record | BadLine, item: Record | BadLine) -> bool:
     return last.sample.group_id is not None and last.sample.group_id == item.sample.group_id
 
 
+def _rows(count: int) -> str:
+    """`1 row`, `6,656 rows`."""
+    return f"{count:,} row{'' if count == 1 else 's'}"
+
+
 def _explain_interrupt(signum: int, sink: Output) -> None:
     name = signal.Signals(signum).name
     if sink.path == "-":
-        err.print(f"interrupted by {name}; the {sink.rows:,} rows scored so far went to stdout", highlight=False,
+        err.print(f"interrupted by {name}; the {_rows(sink.rows)} scored so far went to stdout", highlight=False,
                   markup=False)
     else:
         argv = [arg for arg in sys.argv[1:] if arg not in ("--force", "--resume")]
         command = shlex.join([os.path.basename(sys.argv[0]) or "rewardforge", *argv, "--resume"])
-        err.print(f"interrupted by {name}; the {sink.rows:,} rows scored so far are in {sink.path}. "
+        err.print(f"interrupted by {name}; the {_rows(sink.rows)} scored so far {'is' if sink.rows == 1 else 'are'} "
+                  f"in {sink.path}. "
                   f"To finish the run, resume it with --resume:\n  {command}", highlight=False, soft_wrap=True,
                   markup=False)
     raise typer.Exit(128 + signum)

@@ -16,7 +16,7 @@ from rewardforge.core.types import RewardError
 
 def serve(
     reward: Annotated[list[str], typer.Option(
-        "--reward", "-r", help="registry name, pkg.module:attr, or stack YAML; repeat to serve several "
+        "--reward", "-r", help="registry name, pkg.module:attr, file.py:attr, or stack YAML; repeat to serve several "
         "(the first is the default; clients pick others by name)")],
     param: Annotated[list[str] | None, typer.Option(
         "--param", "-p", help="KEY=VALUE param of the first --reward")] = None,

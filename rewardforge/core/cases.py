@@ -25,7 +25,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from rewardforge.core.types import RewardError, Status, first_error
+from rewardforge.core.errors import first_error
+from rewardforge.core.types import RewardError, Status
 
 Relation = Literal[">", ">=", "=", "<=", "<"]
 _RELATION = re.compile(r"\s*(>=|<=|==|=|>|<)\s*")

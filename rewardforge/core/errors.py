@@ -72,6 +72,29 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+#: The optional dependencies rewards import, and the extra that installs each.
+EXTRA_OF_MODULE = {
+    "sympy": "math", "latex2sympy2_extended": "math", "math_verify": "math",
+    "lingua": "language",
+    "openai": "judge", "httpx": "judge", "jinja2": "judge",
+    "torch": "trainer", "transformers": "trainer",
+    "vllm": "vllm", "docker": "docker", "ray": "ray", "triton": "kernels",
+}
+
+
+def install_hint(exc: BaseException) -> str:
+    """`; pip install 'rewardforge[language]'` when `exc` is a missing optional dependency, else ''.
+
+    >>> install_hint(ModuleNotFoundError("No module named 'lingua'", name="lingua"))
+    "; lingua comes with an extra: pip install 'rewardforge[language]'"
+    """
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return ""
+    top = exc.name.partition(".")[0]
+    extra = EXTRA_OF_MODULE.get(top)
+    return f"; {top} comes with an extra: pip install 'rewardforge[{extra}]'" if extra else ""
+
+
 def first_error(exc: ValidationError) -> tuple[tuple[str | int, ...], str]:
     """Where (the location path) and what for the first error pydantic found: messages name one thing."""
     first = exc.errors()[0]
@@ -95,12 +118,13 @@ def format_location(loc: Sequence[str | int], *, skip: Iterable[str] = ()) -> st
 
 
 def describe_validation_error(
-    exc: ValidationError, *, skip: Iterable[str] = (), known_keys: Iterable[str] = ()
+    exc: ValidationError, *, skip: Iterable[str] = (), known_keys: Iterable[str] = (), noun: str = "key"
 ) -> tuple[tuple[str | int, ...], str]:
     """The first error of a pydantic validation as (location, message) in plain words.
 
-    An unknown key says so and suggests the closest of `known_keys`; a missing key names itself.
-    Union members tried and rejected along the way (`skip`) are left out of the location.
+    An unknown key says so and suggests the closest of `known_keys`; a missing key names itself
+    (`noun` is what a key is called there: a YAML key, a reward param). Union members tried and
+    rejected along the way (`skip`) are left out of the location.
     """
     errors = exc.errors()
     error: dict[str, Any] = dict(errors[0])
@@ -113,9 +137,9 @@ def describe_validation_error(
     kind = error["type"]
     if kind == "extra_forbidden" and loc:
         key = str(loc[-1])
-        return loc[:-1], f"unknown key {key!r}{did_you_mean(key, known_keys)}"
+        return loc[:-1], f"unknown {noun} {key!r}{did_you_mean(key, known_keys)}"
     if kind == "missing" and loc:
-        return loc[:-1], f"missing key {str(loc[-1])!r}"
+        return loc[:-1], f"missing {noun} {str(loc[-1])!r}"
     message = error["msg"].removeprefix("Value error, ")
     value = error.get("input")
     if kind in {"literal_error", "enum"} and isinstance(value, str):

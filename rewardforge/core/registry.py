@@ -17,6 +17,8 @@ import importlib.metadata
 import importlib.resources
 import importlib.util
 import inspect
+import re
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,8 +26,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rewardforge.core.cases import CaseSet, GoldenCase, Ordering, split_cases
-from rewardforge.core.errors import RewardError, did_you_mean, format_location
-from rewardforge.core.types import FunctionReward, Reward, first_error, reward
+from rewardforge.core.errors import RewardError, did_you_mean, first_error, format_location, install_hint
+from rewardforge.core.types import FunctionReward, Reward, reward
 
 ENTRY_POINT_REWARDS = "rewardforge.rewards"
 ENTRY_POINT_REGISTRIES = "rewardforge.registries"
@@ -107,20 +109,48 @@ def read_registry_file(path: Path, source: str) -> list[RewardEntry]:
 
 
 def import_object(target: str) -> Any:
-    """Import `pkg.module:attr` (attr may be dotted)."""
-    module_name, sep, attr = target.partition(":")
-    if not sep or not module_name or not attr:
-        raise RewardError(f"{target!r} is not a dotted path of the form 'pkg.module:attr'")
+    """Import `pkg.module:attr` or `path/to/file.py:attr` (attr may be dotted)."""
+    path, sep, attr = target.rpartition(":")
+    if sep and path.endswith(".py"):
+        module_name, where = _module_from_file(Path(path)), path
+    else:
+        module_name, sep, attr = target.partition(":")
+        if not sep or not module_name or not attr:
+            raise RewardError(f"{target!r} is not a dotted path of the form 'pkg.module:attr' "
+                              "(or path/to/file.py:attr)")
+        where = module_name
     try:
         obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
-        raise RewardError(f"cannot import {module_name!r} for {target!r}: {exc}") from None
+        raise RewardError(f"cannot import {module_name!r} for {target!r}: {exc}{install_hint(exc)}") from None
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise RewardError(f"{module_name!r} has no attribute {attr!r}") from None
+            names = [name for name in dir(obj) if not name.startswith("_")]
+            raise RewardError(f"{where!r} has no attribute {attr!r}{did_you_mean(part, names)}") from None
     return obj
+
+
+_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _module_from_file(path: Path) -> str:
+    """The module name under which a Python file imports. Its folder goes on sys.path (worker
+    processes inherit it), so process-isolated rewards defined there can be unpickled in workers."""
+    if not path.is_file():
+        raise RewardError(f"no such Python file: {path}")
+    if not _MODULE_NAME.fullmatch(path.stem):
+        raise RewardError(f"{path}: the file name must be a valid module name to import it")
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    existing = sys.modules.get(path.stem)
+    if existing is not None and Path(getattr(existing, "__file__", "") or "").resolve() != path.resolve():
+        raise RewardError(f"{path}: a different module named {path.stem!r} is already imported")
+    if importlib.util.find_spec(path.stem) is None:
+        raise RewardError(f"cannot import {path}")
+    return path.stem
 
 
 def instantiate(obj: Any, params: dict[str, Any], *, origin: str) -> Reward:

@@ -68,6 +68,9 @@ def sample_from_row(row: Mapping[str, Any], field_map: Mapping[str, str]) -> Con
             values[field] = value
     if "completion" in absent:
         column = field_map.get("completion", "completion")
+        if column in row:
+            what = f"field {column!r}" if column == "completion" else f"column {column!r} (completion)"
+            raise SampleError(f"{what} is empty (None or NaN): every sample needs a completion to score")
         columns = ", ".join(map(str, row)) or "none"
         raise SampleError(f"no {column!r} column{did_you_mean(column, map(str, row))} (the row has: {columns}); "
                           "say which column holds it, e.g. field_map={'completion': 'response'} "

@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from rewardforge.core.errors import RewardError, first_error
+from rewardforge.core.errors import RewardError, describe_validation_error, format_location, install_hint
 
 if TYPE_CHECKING:
     from rewardforge.core.cases import CaseSet
@@ -54,10 +54,14 @@ def validate_params(model: type[ParamsT], params: dict[str, Any], *, reward_name
     try:
         return model(**params)
     except ValidationError as exc:
-        loc, message = first_error(exc)
-        where = ".".join(str(part) for part in loc) or "?"
-        raise RewardError(f"reward {reward_name!r}: invalid param {where!r}: {message}",
-                          param=str(loc[0]) if loc else None) from None
+        known = list(model.model_fields)
+        loc, message = describe_validation_error(exc, known_keys=known, noun="param")
+        if loc:  # a value that was rejected
+            raise RewardError(f"reward {reward_name!r}: invalid param {format_location(loc)!r}: {message}",
+                              param=str(loc[0])) from None
+        if message.startswith("unknown"):
+            message += f"; {reward_name} takes {', '.join(known)}" if known else f"; {reward_name} takes no params"
+        raise RewardError(f"reward {reward_name!r}: {message}") from None
 
 
 def message_text(value: Text) -> str:
@@ -75,15 +79,21 @@ def message_text(value: Text) -> str:
 _CANCEL_POLL_S = 0.1
 
 
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def run_sync(coroutine: Coroutine[Any, Any, Any]) -> Any:
     """Run a coroutine to completion from sync code, even when this thread already runs a loop.
 
     In that case the coroutine runs on a helper thread; an exception in the waiting thread (a Ctrl-C)
     cancels it there, so the caller is interrupted promptly and the coroutine's cleanup still runs.
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    if not _loop_running():  # outside the except clause, so errors are not chained to its RuntimeError
         return asyncio.run(coroutine)
     started = threading.Event()
     handle: dict[str, Any] = {}
@@ -312,7 +322,7 @@ def exception_score(exc: BaseException) -> Score:
     info: dict[str, Any] = {"exception": name}
     if frames:
         info["traceback"] = [{"file": f.filename, "line": f.lineno, "function": f.name} for f in frames]
-    return Score.error(f"{name}: {text}" if text else name, info=info)
+    return Score.error((f"{name}: {text}" if text else name) + install_hint(exc), info=info)
 
 
 #: Strings in `Score.info` and `Score.reason` longer than this are cut (head and tail kept), and lists
@@ -335,12 +345,18 @@ def bounded(score: Score, max_chars: int | None = None) -> Score:
     return score.model_copy(update={"info": info, "reason": reason})
 
 
+def cut_middle(text: str, limit: int) -> str:
+    """`text` cut to about `limit` characters with its head and tail kept (a completion's final
+    answer is at its end), the middle replaced by how much was cut."""
+    if len(text) <= limit:
+        return text
+    head, tail = text[: limit * 3 // 4], text[len(text) - limit // 4:]
+    return f"{head} … [{len(text) - len(head) - len(tail)} chars cut] … {tail}"
+
+
 def _bounded_value(value: Any, limit: int, depth: int) -> tuple[Any, bool]:
     if isinstance(value, str):
-        if len(value) <= limit:
-            return value, False
-        head, tail = value[: limit * 3 // 4], value[len(value) - limit // 4:]
-        return f"{head} … [{len(value) - len(head) - len(tail)} chars cut] … {tail}", True
+        return cut_middle(value, limit), len(value) > limit
     if depth >= _MAX_DEPTH:
         return value, False
     if isinstance(value, dict):

@@ -1,14 +1,14 @@
 """Two simple built-ins: exact string match and a user regex. Small, but typed and honest about
-what they cannot judge (no reference, a broken pattern)."""
+what they cannot judge (no reference); a broken pattern is refused when the reward is built."""
 
 from __future__ import annotations
 
-import re
 import string
-from functools import lru_cache
 from typing import Any, Literal
 
 from rewardforge.core.types import Score, reward
+from rewardforge.rewards.format import Pattern
+from rewardforge.verifiers.format import compile_pattern, regex_flags
 
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
 
@@ -53,19 +53,11 @@ def exact_match(
     return 0.0
 
 
-@lru_cache(maxsize=256)
-def _compile(pattern: str, flags: int) -> re.Pattern[str]:
-    return re.compile(pattern, flags)
-
-
-_FLAGS = {"IGNORECASE": re.IGNORECASE, "MULTILINE": re.MULTILINE, "DOTALL": re.DOTALL, "VERBOSE": re.VERBOSE}
-
-
 @reward
 def regex_match(
     completion: str,
     *,
-    pattern: str,
+    pattern: Pattern,
     mode: Literal["fullmatch", "search"] = "fullmatch",
     flags: list[Literal["IGNORECASE", "MULTILINE", "DOTALL", "VERBOSE"]] | None = None,
 ) -> float | Score:
@@ -78,13 +70,10 @@ def regex_match(
         mode: `fullmatch`: the whole completion, trailing whitespace aside; `search`: anywhere in it.
         flags: `re` flag names: IGNORECASE, MULTILINE, DOTALL, VERBOSE.
     """
-    bits = 0
-    for name in flags or []:
-        bits |= _FLAGS[name]
-    try:
-        compiled = _compile(pattern, bits)
-    except re.error as exc:
-        return Score.error(f"invalid pattern {pattern!r}: {exc}")
+    try:  # the pattern was checked when the reward was built; only VERBOSE can change what compiles
+        compiled = compile_pattern(pattern, regex_flags(flags or []))
+    except ValueError as exc:
+        return Score.error(str(exc))
     text = completion.rstrip() if mode == "fullmatch" else completion
     match = compiled.fullmatch(text) if mode == "fullmatch" else compiled.search(text)
     return 1.0 if match else 0.0

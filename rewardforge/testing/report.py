@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from rewardforge.core.types import Sample, Score
+from rewardforge.core.types import Sample, Score, cut_middle
 from rewardforge.summary import ScoreSummary
 from rewardforge.testing.svg import ACCENT, MUTED, WARN, bars, fmt, histogram, scatter
 
@@ -41,10 +41,6 @@ class _Example:
     reference: str
     reason: str
     info: str
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit] + f" … ({len(text)} chars)"
 
 
 class ScoreReport:
@@ -99,8 +95,8 @@ class ScoreReport:
         for heap, key in ((self._best, score.value), (self._worst, -score.value)):
             if len(heap) >= self._examples and key <= heap[0].value:
                 continue
-            example = _Example(key, -order, _short(sample.completion_text, 1500), _short(repr(sample.reference), 300),
-                               score.reason or "", _short(orjson.dumps(score.info, default=repr).decode(), 1500))
+            example = _Example(key, -order, cut_middle(sample.completion_text, 1500), cut_middle(repr(sample.reference), 300),
+                               score.reason or "", cut_middle(orjson.dumps(score.info, default=repr).decode(), 1500))
             if len(heap) < self._examples:
                 heapq.heappush(heap, example)
             else:
@@ -134,7 +130,7 @@ class ScoreReport:
                       ("min", fmt(min(self.values))), ("max", fmt(max(self.values)))]
         stats = self.group_stats()
         if stats:
-            cards.append(("zero-std groups", f"{stats['zero_std_fraction']:.0%}"))
+            cards.append(("zero-std groups", f"{stats['zero_std_fraction']:.1%}"))  # as the groups section says
         items = "".join(f'<div class="card"><div class="big">{escape(v)}</div><div>{escape(k)}</div></div>'
                         for k, v in cards)
         return f'<section id="overview"><div class="cards">{items}</div></section>'
@@ -198,11 +194,17 @@ class ScoreReport:
 
 
 def _binned_means(points: list[tuple[int, float]], bins: int = 12) -> list[tuple[float, float]]:
+    """The mean reward of about `bins` groups of points by length, shortest first. A group never splits
+    one length (its points would be cut by reward), so the line moves left to right only."""
     if len(points) < 2 * bins:
         return []
-    ordered = sorted(points)
+    ordered = sorted(points, key=lambda point: point[0])
     size = math.ceil(len(ordered) / bins)
-    chunks = [ordered[i:i + size] for i in range(0, len(ordered), size)]
+    chunks: list[list[tuple[int, float]]] = [[]]
+    for point in ordered:
+        if len(chunks[-1]) >= size and point[0] != chunks[-1][-1][0]:
+            chunks.append([])
+        chunks[-1].append(point)
     return [(statistics.fmean(p[0] for p in c), statistics.fmean(p[1] for p in c)) for c in chunks]
 
 
@@ -224,7 +226,7 @@ def _section(anchor: str, heading: str, body: str, note: str) -> str:
 def _example(example: _Example, value: float) -> str:
     reason = f" · {escape(example.reason)}" if example.reason else ""
     return (f'<details class="example"><summary><b>{fmt(value)}</b>{reason} — '
-            f'{escape(_short(example.completion.replace(chr(10), " "), 140))}</summary>'
+            f'{escape(cut_middle(example.completion.replace(chr(10), " "), 140))}</summary>'
             f"<pre>{escape(example.completion)}</pre><p><b>reference</b></p><pre>{escape(example.reference)}</pre>"
             f"<p><b>info</b></p><pre>{escape(example.info)}</pre></details>")
 

@@ -37,9 +37,16 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 
 def fmt(value: float) -> str:
+    """A number as a tick label: short, and never in exponent form for a count (`1500`, `20k`, `1.5M`)."""
     if value == 0:
         return "0"
-    if abs(value) >= 10_000 or abs(value) < 0.001:
+    if abs(value) >= 1_000_000:
+        return f"{value / 1_000_000:.3g}M"
+    if abs(value) >= 10_000:
+        return f"{value / 1_000:.3g}k"
+    if abs(value) >= 1_000:
+        return f"{value:.0f}"
+    if abs(value) < 0.001:
         return f"{value:.2g}"
     return f"{value:.3g}"
 

@@ -8,9 +8,7 @@ every place they can live: the registry entry's `golden:` list, the reward's own
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -88,16 +86,17 @@ def load_target(spec: RewardSpec, *, registry: Registry | None = None) -> TestTa
         name = getattr(spec, "name", None) or getattr(spec, "__name__", None) or repr(spec)
         return _object_target(spec, name=str(name), source="object")
     if ":" in spec:
-        path, _, attr = spec.rpartition(":")
-        obj = _import_from_file(Path(path), attr) if path.endswith(".py") else import_object(spec)
-        return _object_target(obj, name=spec, source="dotted path")
+        return _object_target(import_object(spec), name=spec, source="dotted path")
     return registry_target(registry or default_registry(), spec)
 
 
 def registry_target(registry: Registry, name: str) -> TestTarget:
     entry = registry.entry(name)
     cases = entry.cases()
-    extra = own_cases(import_object(entry.target))
+    try:
+        extra = own_cases(import_object(entry.target))
+    except RewardError:  # e.g. its optional extra is missing: building it fails with the reason, per reward
+        extra = CaseSet()
     if extra:
         try:
             cases = cases + extra
@@ -129,27 +128,6 @@ def _stack_target(path: Path) -> TestTarget:
         return stack
 
     return TestTarget(name=str(path), source="stack file", build=build)
-
-
-_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _import_from_file(path: Path, attr: str) -> Any:
-    """Import `attr` from a Python file. Its folder goes on sys.path (worker processes inherit it),
-    so the module is importable by name and process-isolated rewards can be unpickled there."""
-    if not path.is_file():
-        raise RewardError(f"no such Python file: {path}")
-    if not _MODULE_NAME.fullmatch(path.stem):
-        raise RewardError(f"{path}: the file name must be a valid module name to import it")
-    folder = str(path.resolve().parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    existing = sys.modules.get(path.stem)
-    if existing is not None and Path(getattr(existing, "__file__", "") or "").resolve() != path.resolve():
-        raise RewardError(f"{path}: a different module named {path.stem!r} is already imported")
-    if importlib.util.find_spec(path.stem) is None:
-        raise RewardError(f"cannot import {path}")
-    return import_object(f"{path.stem}:{attr}")
 
 
 def plugin_names(registry: Registry, plugin: str) -> list[str]:

@@ -67,12 +67,12 @@ def test_bad_json_line_exits_2_naming_the_line_and_keeps_earlier_rows(tmp_path: 
     [
         (["-r", "exact_match"], [{"text": "no completion"}], "line 1: no 'completion' column (the row has: text)"),
         (["-r", "exact_match", "--field", "completion=text"], [{"other": 1}], "line 1: no 'text' column"),
-        (["-r", "exact_match"], [[1, 2]], "line 1: expected a JSON object"),
+        (["-r", "exact_match"], [{"completion": "a"}, [1, 2]], "line 2: expected a JSON object"),
         (["-r", "exact_match"], [{"completion": 5}], "line 1: field 'completion'"),
         (["-r", "no_such_reward"], [{"completion": "a"}], "unknown reward 'no_such_reward'"),
         (["-r", "regex_match", "--param", "pattern=x", "--param", "mode=sideways"], [{"completion": "a"}],
          "invalid param 'mode'"),
-        (["-r", "regex_match"], [{"completion": "a"}], "invalid param 'pattern'"),
+        (["-r", "regex_match"], [{"completion": "a"}], "missing param 'pattern'"),
         (["-r", "exact_match", "--param", "novalue"], [{"completion": "a"}], "expected KEY=VALUE"),
         (["-r", "exact_match", "--field", "answer=reference"], [{"completion": "a"}], "'answer' is not one of"),
         (["-r", "exact_match", "--timeout", "0"], [{"completion": "a"}], "--timeout must be positive"),
@@ -123,3 +123,26 @@ def test_demo_runs_as_a_new_user_would(cli_env: dict[str, str], tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     assert "demo_stack" in result.stdout and "reward mean" in result.stdout
     assert (ROOT / "examples" / "demo.jsonl").is_file()
+
+
+def test_rewards_of_the_current_directory_by_module_or_file(cli_env: dict[str, str], tmp_path: Path) -> None:
+    """As `python -m` would: `-r my_rewards:keyword` finds my_rewards.py where the command runs, and
+    `-r sub/rewards.py:keyword` names a file, as `rewardforge test` takes it; both run in workers."""
+    code = ("import rewardforge as rf\n\n@rf.reward\ndef keyword(completion: str, reference: str) -> float:\n"
+            "    return float(reference in completion)\n")
+    (tmp_path / "my_rewards.py").write_text(code)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "rewards.py").write_text(code)
+    source = write_jsonl(tmp_path / "in.jsonl", [{"completion": "Paris!", "reference": "Paris"}])
+    command = str(Path(sys.executable).parent / "rewardforge")
+    env = {key: value for key, value in cli_env.items() if key != "PYTHONPATH"}  # an empty entry would be '.'
+    for spec in ("my_rewards:keyword", "sub/rewards.py:keyword"):
+        result = subprocess.run([command, "score", "-r", spec, "-i", "in.jsonl", "-o", "-"], env=env,
+                                capture_output=True, text=True, cwd=tmp_path, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert [row["reward"] for row in map(orjson.loads, result.stdout.splitlines())] == [1.0]
+    misspelt = subprocess.run([command, "show", "sub/rewards.py:keywrd"], env=env, capture_output=True,
+                              text=True, cwd=tmp_path, timeout=120)
+    assert misspelt.returncode == 2
+    assert "'sub/rewards.py' has no attribute 'keywrd' (did you mean 'keyword'?)" in misspelt.stderr
+    assert source.is_file()

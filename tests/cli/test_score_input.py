@@ -3,8 +3,11 @@ params typed on a shell line (issue 16)."""
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
+import orjson
+import pandas as pd
 import pytest
 from rf_cli_support import read_jsonl, write_jsonl
 from typer.testing import CliRunner
@@ -56,6 +59,11 @@ def test_a_bad_line_stops_the_run_by_default_after_scoring_the_lines_before_it(t
     assert "error: line 3: invalid JSON at column 29: unexpected end of data." in message
     assert "line 2 column" not in message  # one line number, the file's
     assert f"The 2 rows before it are in {target}; fix the line and run again with --resume" in message
+    source.write_bytes(SIX_LINES.split(b"\n", 1)[0] + b"\n{bad\n")
+    one = run("-r", "exact_match", "-i", str(source), "-o", "-")
+    assert ("The 1 row before it went to stdout. Fix the line, or pass --on-bad-line skip to write an error row "
+            "for it and go on") in one_line(one.output)
+    source.write_bytes(SIX_LINES)
     assert "--on-bad-line skip" in message
     assert [row["id"] for row in read_jsonl(target)] == [1, 2]
     source.write_bytes(SIX_LINES.replace(b'"c",\n', b'"c"}\n').replace(b"[4, 5]", b'{"completion": "x"}')
@@ -70,7 +78,8 @@ def test_a_bad_line_stops_the_run_by_default_after_scoring_the_lines_before_it(t
     [
         (b'{"completion": "caf\xe9"}\n', "line 1: not UTF-8: byte 0xe9 at column 20; convert the file to UTF-8"),
         (b'{"completion": "ok"}\n{"completion": "\xed\xa0\x80"}\n', "line 2: not UTF-8: byte 0xed at column 17"),
-        ('{"completion": "ok"}\n'.encode("utf-16"), "line 1: not UTF-8 (it looks like UTF-16)"),
+        (b'{"completion": "ok"}\n{"completion": "\x00\xff"}\n', "line 2: not UTF-8 (it looks like UTF-16): byte 0xff at "
+         "column 18; convert the file to UTF-8 (e.g. iconv -f utf-16 -t utf-8)"),
         (b'{"completion": "a", "reference": "a",}\n', "line 1: invalid JSON at column 37: trailing comma is not allowed"),
     ],
     ids=["latin-1", "lone-surrogate", "utf-16", "trailing-comma"],
@@ -82,6 +91,34 @@ def test_encoding_and_json_errors_say_what_and_where_in_the_file(tmp_path: Path,
     assert result.exit_code == 2
     assert message in one_line(result.output)
     assert "surrogates not allowed" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("rollouts.parquet", "this is a Parquet file: score it with --backend ray"),
+        ("rollouts.jsonl.gz", "this is gzip-compressed: decompress it first (gunzip -k FILE), or pipe it in: "
+                              "zcat FILE | rewardforge score -i - ..."),
+        ("rollouts.json", "this is a JSON array, not JSONL (one JSON object per line): convert it, e.g. jq -c"),
+        ("utf16.jsonl", "this is UTF-16 text: convert it to UTF-8 first (iconv -f utf-16 -t utf-8"),
+    ],
+)
+def test_a_file_that_is_plainly_not_jsonl_is_named_for_what_it_is(tmp_path: Path, name: str, message: str) -> None:
+    rows = [{"completion": "Paris", "reference": "Paris"}]
+    source = tmp_path / name
+    if name.endswith(".parquet"):
+        pd.DataFrame(rows).to_parquet(source)
+    elif name.endswith(".gz"):
+        source.write_bytes(gzip.compress(orjson.dumps(rows[0]) + b"\n"))
+    elif name.endswith(".json"):
+        source.write_bytes(orjson.dumps(rows, option=orjson.OPT_INDENT_2))
+    else:
+        source.write_bytes((orjson.dumps(rows[0]).decode() + "\n").encode("utf-16"))
+    target = tmp_path / "out.jsonl"
+    result = run("-r", "exact_match", "-i", str(source), "-o", str(target), "--on-bad-line", "skip")
+    assert result.exit_code == 2
+    assert one_line(result.output).startswith(f"error: --input {source}: {message}")
+    assert not target.exists()  # not a file of error rows, one per "line" of a binary file
 
 
 def test_a_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
@@ -149,11 +186,34 @@ def test_a_rejected_param_says_how_it_was_read_and_how_to_quote_it(tmp_path: Pat
     assert read_jsonl(target)[0]["reward"] == 2.0
     listed = run("-r", "regex_format", "-p", "flags=[DOTALL, yes]", "-i", str(source), "-o", str(tmp_path / "p.jsonl"))
     assert listed.exit_code == 2
-    assert ("invalid param 'flags.1': Input should be a valid string (--param flags=[DOTALL, yes] was read as "
+    assert ("invalid param 'flags[1]': Input should be a valid string (--param flags=[DOTALL, yes] was read as "
             "YAML: [DOTALL, true]; quote each item that must stay text") in one_line(listed.output)
     number = run("-r", "tag_format", "-p", "penalty=yes", "-i", str(source), "-o", str(tmp_path / "q.jsonl"))
     assert number.exit_code == 2  # not silently True == 1.0
     assert "invalid param 'penalty': Input should be a valid number" in one_line(number.output)
+
+
+def test_a_misnamed_or_misspelt_param_gets_a_suggestion_not_quoting_advice(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"completion": "Paris", "reference": "paris"}])
+    misnamed = run("-r", "exact_match", "-p", "case_sensitiv=true", "-i", str(source), "-o", str(tmp_path / "a.jsonl"))
+    assert misnamed.exit_code == 2
+    assert one_line(misnamed.output) == (
+        "error: reward 'exact_match': unknown param 'case_sensitiv' (did you mean 'case_sensitive'?); exact_match "
+        "takes case_sensitive, strip_punctuation, collapse_whitespace")
+    misspelt = run("-r", "regex_match", "-p", "pattern=a", "-p", "flags=[DOTAL]", "-i", str(source),
+                   "-o", str(tmp_path / "b.jsonl"))
+    assert misspelt.exit_code == 2
+    assert one_line(misspelt.output).endswith("'DOTAL' is not one of 'IGNORECASE', 'MULTILINE', 'DOTALL' or 'VERBOSE' "
+                                              "(did you mean 'DOTALL'?)")
+
+
+def test_a_number_param_in_scientific_notation_is_a_number() -> None:
+    from rewardforge.cli.console import parse_params
+    from rewardforge.core.registry import params_model_of, target_of
+
+    model = params_model_of(target_of("math_equivalence"))
+    assert parse_params(["rel_tol=1e-6"], model).values == {"rel_tol": 1e-06}  # YAML 1.1 alone reads it as text
+    assert parse_params(["rel_tol=yes"], model).values == {"rel_tol": "yes"}   # rejected later, never True == 1.0
 
 
 @pytest.mark.parametrize(

@@ -51,3 +51,6 @@ def test_a_signal_keeps_every_scored_row_names_resume_and_resume_finishes(
                               timeout=120)
     assert finished.returncode == 0, finished.stderr
     assert [row["id"] for row in read_jsonl(target)] == list(range(200))
+    resumed = " ".join(finished.stderr.split())  # the summary counts this run; the note says so
+    assert (f"resumed: the {len(kept):,} rows already in {target} were kept as they were, so the summary above "
+            f"counts only the {200 - len(kept):,} rows scored now; {target} has all 200 rows") in resumed

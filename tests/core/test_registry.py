@@ -43,6 +43,18 @@ def test_dotted_paths_work_where_names_do() -> None:
         rf.resolve("no_such_module_xyz:thing")
 
 
+def test_a_python_file_works_where_a_name_does(tmp_path: Path) -> None:
+    path = tmp_path / "rf_file_rewards_for_test.py"
+    path.write_text("import rewardforge as rf\n\n@rf.reward\ndef shout(completion: str) -> float:\n"
+                    "    return float(completion.isupper())\n")
+    verdicts = rf.score(f"{path}:shout", [{"completion": "HEY"}, {"completion": "hey"}])  # in worker processes
+    assert [v.value for v in verdicts] == [1.0, 0.0]
+    with pytest.raises(RewardError, match=r"has no attribute 'shuot' \(did you mean 'shout'\?\)"):
+        rf.resolve(f"{path}:shuot")
+    with pytest.raises(RewardError, match="no such Python file"):
+        rf.resolve(f"{tmp_path / 'absent.py'}:shout")
+
+
 def test_name_clash_reports_both_sources() -> None:
     registry = Registry.load(plugins=False)
     registry.add(RewardEntry(name="exact_match", target="elsewhere:thing", source="plugin other"))

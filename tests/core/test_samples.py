@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import traceback
 from collections.abc import Iterator
 
 import datasets
@@ -102,12 +103,17 @@ def test_any_iterable_of_dicts_works_including_a_generator() -> None:
         ([{"completion": "a", "answer": "a"}], {"reference": "answr"},
          "no sample has a column 'answr' (did you mean 'answer'?)"),
         ([{"completion": "a"}], {"refrence": "answer"}, "'refrence' is not a sample field (did you mean 'reference'?)"),
+        ([{"completion": None}], None, "sample 0: field 'completion' is empty (None or NaN)"),
+        (pd.DataFrame({"response": ["a", None]}), {"completion": "response"},
+         "sample 1: column 'response' (completion) is empty (None or NaN)"),
     ],
     ids=["one-dict", "one-sample", "a-string", "not-a-mapping", "no-completion", "bad-type", "bad-mapped-type",
-         "mapped-column-absent", "unknown-field"],
+         "mapped-column-absent", "unknown-field", "empty-completion", "nan-in-mapped-column"],
 )
 def test_malformed_samples_say_which_sample_and_which_column(samples: object, field_map: dict | None,
                                                              message: str) -> None:
     with pytest.raises(SampleError, match=re.escape(message)) as info:
         rf.score("exact_match", samples, field_map=field_map)
     assert isinstance(info.value, rf.RewardError) and isinstance(info.value, ValueError)
+    shown = "".join(traceback.format_exception(info.value))  # what a REPL or notebook prints
+    assert "During handling" not in shown and "no running event loop" not in shown

@@ -4,6 +4,7 @@ import math
 import pickle
 import re
 import typing
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -50,8 +51,26 @@ def test_invalid_param_error_names_the_param() -> None:
 
     with pytest.raises(RewardError, match="invalid param 'scale'"):
         scaled.with_params(scale="lots")
-    with pytest.raises(RewardError, match="invalid param 'unknown'"):
-        scaled.with_params(unknown=1)
+    with pytest.raises(RewardError, match=r"unknown param 'scal' \(did you mean 'scale'\?\); scaled takes scale$"):
+        scaled.with_params(scal=1)
+
+    @reward
+    def bare(completion: str) -> float:
+        return 1.0
+
+    with pytest.raises(RewardError, match="unknown param 'scale'; bare takes no params"):
+        bare.with_params(scale=1)
+
+
+def test_missing_and_misspelt_choice_params_say_so() -> None:
+    @reward
+    def picky(completion: str, *, pattern: str, flags: list[Literal["IGNORECASE", "DOTALL"]] | None = None) -> float:
+        return 1.0
+
+    with pytest.raises(RewardError, match=r"^reward 'picky': missing param 'pattern'$"):
+        picky.with_params()
+    with pytest.raises(RewardError, match=r"invalid param 'flags\[1\]': 'DOTAL' is not one of .*\(did you mean 'DOTALL'\?\)"):
+        picky.with_params(pattern="x", flags=["IGNORECASE", "DOTAL"])
 
 
 def test_required_param_must_be_given_before_scoring() -> None:

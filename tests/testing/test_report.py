@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from rewardforge.core.types import Sample, Score
-from rewardforge.testing.report import ScoreReport
+from rewardforge.testing.report import ScoreReport, _binned_means
+from rewardforge.testing.svg import fmt, histogram
 
 
 def grpo_rows(groups: int = 40, size: int = 8, seed: int = 0) -> list[dict[str, Any]]:
@@ -44,6 +45,44 @@ def test_group_statistics_count_zero_std_groups() -> None:
     assert (stats["groups"], stats["zero_std"]) == (3, 2)  # a single-sample group has no std to speak of
     assert stats["zero_std_fraction"] == pytest.approx(2 / 3)
     assert "<b>2</b> of <b>3</b> groups (<b>66.7%</b>) have zero reward std" in report.html()
+
+
+def test_the_overview_card_and_the_groups_section_agree_on_the_zero_std_share() -> None:
+    report = ScoreReport("t")
+    for group in range(250):  # one group of 250 has zero std: 0.4%, which a whole percent would show as 0%
+        for value in ([1.0, 1.0] if group == 0 else [0.0, 1.0]):
+            report.add(Sample(completion="x", group_id=f"g{group}"), Score.of(value))
+    html = report.html()
+    assert "<b>1</b> of <b>250</b> groups (<b>0.4%</b>)" in html
+    assert re.search(r">0\.4%<[^%]*zero-std groups", html), "the card rounds the share differently"
+
+
+def test_tick_labels_of_counts_are_never_in_exponent_form() -> None:
+    assert [fmt(v) for v in (0, 500, 1000, 1500, 2000, 20_000, 1_500_000)] == [
+        "0", "500", "1000", "1500", "2000", "20k", "1.5M"]
+    assert [fmt(v) for v in (0.25, 1.0, -0.658, 0.0004)] == ["0.25", "1", "-0.658", "0.0004"]
+    chart = histogram([0.0] * 800 + [1.0] * 1200, title="reward")
+    assert "e+" not in chart
+
+
+def test_the_length_trend_moves_left_to_right_even_with_few_distinct_lengths() -> None:
+    report = ScoreReport("t")
+    for i in range(2000):  # three lengths, each with right and wrong answers
+        report.add(Sample(completion="x" * (42 + i % 3)), Score.of(float(i % 5 < 3)))
+    trend = _binned_means(report.points)
+    xs = [x for x, _ in trend]
+    assert xs == sorted(set(xs)) and len(xs) == 3, trend  # one point per length, none cut by reward
+    assert all(abs(y - 0.6) < 0.01 for _, y in trend)
+
+
+def test_examples_keep_the_end_of_a_long_completion_where_the_answer_is() -> None:
+    report = ScoreReport("t", examples=1)
+    completion = "<think>" + "Let me think about it. " * 400 + "</think> So the answer is \\boxed{1729}."
+    report.add(Sample(completion=completion, reference="1729"), Score.of(1.0))
+    html = report.html()
+    summary = re.search(r"<summary>(.*?)</summary>", html, re.S)
+    assert summary and "\\boxed{1729}." in summary.group(1) and "chars cut]" in summary.group(1)
+    assert "\\boxed{1729}.</pre>" in html  # the expanded example too
 
 
 def test_without_group_ids_the_report_says_why_there_are_no_group_statistics() -> None:

@@ -14,14 +14,14 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import jinja2
-from jinja2 import meta
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from rewardforge.verifiers.judge.client import Prompt
 from rewardforge.verifiers.judge.parse import VerdictFormat
+
+if TYPE_CHECKING:
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 SYSTEM_PROMPT = """\
 You are an impartial judge of AI-written responses.
@@ -119,7 +119,15 @@ BUILTIN_VARS = frozenset(
      "logprobs", "scale_min", "scale_max"}
 )
 
-_ENV = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+@functools.lru_cache(maxsize=1)
+def _env() -> ImmutableSandboxedEnvironment:
+    """The template sandbox. Jinja2 comes with the [judge] extra and is imported only here, so the
+    probes and quoting in this module work without it (the test kit reads INJECTION_PROBES)."""
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    return ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
+                                         keep_trailing_newline=False)
 
 
 def builtin_rubric(name: str, *, low: int = 1, high: int = 10) -> Rubric:
@@ -138,9 +146,11 @@ def builtin_rubric(name: str, *, low: int = 1, high: int = 10) -> Rubric:
 
 def template_variables(source: str) -> set[str]:
     """The variables a Jinja2 template reads; raises ValueError on a syntax error."""
+    from jinja2 import TemplateSyntaxError, meta
+
     try:
-        return set(meta.find_undeclared_variables(_ENV.parse(source)))
-    except jinja2.TemplateSyntaxError as exc:
+        return set(meta.find_undeclared_variables(_env().parse(source)))
+    except TemplateSyntaxError as exc:
         raise ValueError(f"template syntax error on line {exc.lineno}: {exc.message}") from None
 
 
@@ -181,14 +191,16 @@ def quote(text: str, kind: str = "response") -> str:
 @functools.lru_cache(maxsize=64)
 def _compiled(source: str) -> jinja2.Template:
     """Compile each template once: compiling costs far more than rendering, and a batch renders hundreds."""
-    return _ENV.from_string(source)
+    return _env().from_string(source)
 
 
 def render(rubric: Rubric, variables: dict[str, Any]) -> Prompt:
     """The chat messages for one judge call; raises ValueError naming a missing variable."""
+    from jinja2 import UndefinedError
+
     try:
         user = _compiled(rubric.user).render(**variables)
-    except jinja2.UndefinedError as exc:
+    except UndefinedError as exc:
         raise ValueError(f"template variable missing: {exc.message}") from None
     except Exception as exc:  # a user template can fail in any way (a type error, a sandbox refusal)
         raise ValueError(f"template failed: {type(exc).__name__}: {exc}") from None

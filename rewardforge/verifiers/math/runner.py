@@ -13,6 +13,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from rewardforge.core.errors import install_hint
 from rewardforge.core.workers import WorkerCrashed, WorkerTimeout, shared_pool
 from rewardforge.verifiers.math import symbolic
 
@@ -59,7 +60,7 @@ def run_symbolic(gold: str, answer: str, rel_tol: float, timeout: float) -> tupl
     try:
         ensure_warm()
     except Exception as exc:  # sympy / latex2sympy2_extended missing (the [math] extra), or no workers
-        return "error", None, f"symbolic layer unavailable: {type(exc).__name__}: {str(exc)[:200]}"
+        return "error", None, f"symbolic layer unavailable: {type(exc).__name__}: {str(exc)[:200]}{install_hint(exc)}"
     budget = max(timeout - KILL_MARGIN, MIN_BUDGET)  # so that killing a hung worker still ends in time
     try:
         return shared_pool().call(symbolic.compare_symbolic, gold, answer, rel_tol, symbolic.PRELOAD, timeout=budget)
