@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from rewardforge.trainer.advantages import compute_advantages
 from rewardforge.trainer.batch import Batch
@@ -97,9 +98,13 @@ def train(config: TrainConfig, out_dir: Path, *, resume: bool = False, console: 
     if start is None:
         if cfg.sft is not None:
             sft_rows = load_rows(cfg.sft.data or cfg.data, need_completion=True)
-            console.print(f"warm start: {cfg.sft.examples} examples x {cfg.sft.epochs} epochs", highlight=False)
-            warm_start(policy, sft_rows, cfg.sft, cfg.seed,
-                       on_epoch=lambda epoch, loss: console.print(f"  epoch {epoch + 1}: loss {loss:.4f}"))
+            began = time.perf_counter()
+            with Progress(TextColumn("warm start"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
+                          console=console, transient=True) as bar:
+                epochs = bar.add_task("sft", total=cfg.sft.epochs)
+                losses = warm_start(policy, sft_rows, cfg.sft, cfg.seed, on_epoch=lambda *_: bar.advance(epochs))
+            console.print(f"warm start: {cfg.sft.examples} examples x {cfg.sft.epochs} epochs, loss {losses[0]:.3f} -> "
+                          f"{losses[-1]:.3f} ({time.perf_counter() - began:.0f} s)", highlight=False)
             backend.sync(policy)
         if heldout:
             held_out(0, "after SFT" if cfg.sft is not None else "before training")

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
 
 from rewardforge.trainer.config import ModelConfig
 from rewardforge.trainer.errors import ConfigError
@@ -110,8 +111,21 @@ class Policy:
         return Policy(frozen, self.tokenizer, self.use_chat, self.system_prompt, False, self.eos_ids)
 
     def save(self, path: Path) -> None:
-        self.model.save_pretrained(path)  # type: ignore[operator]
-        self.tokenizer.save_pretrained(path)
+        with quiet_hub_bars():
+            self.model.save_pretrained(path)  # type: ignore[operator]
+            self.tokenizer.save_pretrained(path)
+
+
+@contextmanager
+def quiet_hub_bars() -> Iterator[None]:
+    """No transformers progress bars while loading or saving: they would tear through the run's display."""
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _joined(prompt_ids: torch.Tensor, prompt_mask: torch.Tensor, completion_ids: torch.Tensor,
@@ -147,8 +161,9 @@ def load_policy(config: ModelConfig, seed: int) -> Policy:
         assert config.name_or_path is not None
         tokenizer = AutoTokenizer.from_pretrained(config.name_or_path, trust_remote_code=config.trust_remote_code)
         tokenizer.padding_side = "left"
-        model = AutoModelForCausalLM.from_pretrained(config.name_or_path, dtype=dtype,
-                                                     trust_remote_code=config.trust_remote_code)
+        with quiet_hub_bars():
+            model = AutoModelForCausalLM.from_pretrained(config.name_or_path, dtype=dtype,
+                                                         trust_remote_code=config.trust_remote_code)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = model.to(device=device, dtype=dtype)
