@@ -12,7 +12,10 @@ after another (never in parallel):
    to 1e-5 (every loss type is checked).
 2. ``update``: the training step on that rollout, after one warm-up step (so Adam's state exists on
    both sides): forward, backward, grad clip, AdamW step. Peak memory is the highest RSS sampled
-   every millisecond during the step minus the RSS just before it.
+   every millisecond during the step minus the RSS just before it, measured twice: ``peak`` with the
+   parameter gradients freed before the step (so the step allocates them, as with
+   ``zero_grad(set_to_none=True)``), and ``transient`` with them kept (only what the loss computation
+   itself holds: logits, their gradient, the kernels' buffers).
 3. ``loop``: each trainer's own loop for ``--steps`` steps (generation, reward, update); seconds per
    step are the median over the steps after the first.
 
@@ -269,26 +272,31 @@ def child_update(folder: Path, args: argparse.Namespace, system: str) -> dict[st
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
 
-    def step() -> float:
-        optimizer.zero_grad(set_to_none=True)
+    def step(free_grads: bool) -> float:
+        optimizer.zero_grad(set_to_none=free_grads)
         value = loss()
         value.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         return float(value)
 
-    step()  # warm-up: Adam's state and the allocator's pools exist before the measured step
-    seconds = []
-    peaks = []
+    step(True)  # warm-up: Adam's state and the allocator's pools exist before the measured steps
+    measured: dict[str, list[float]] = {"seconds": [], "peak_mib": [], "transient_mib": []}
     for _ in range(args.repeats):
-        optimizer.zero_grad(set_to_none=True)
-        with RSSPeak() as peak:
-            start = time.perf_counter()
-            step()
-            seconds.append(time.perf_counter() - start)
-        peaks.append(peak.delta_mib)
-    return {"seconds": statistics.median(seconds), "peak_mib": max(peaks), "all_seconds": seconds,
-            "all_peak_mib": peaks}
+        for free_grads in (True, False):
+            if free_grads:
+                optimizer.zero_grad(set_to_none=True)  # the gradients are allocated inside the measured step
+            with RSSPeak() as peak:
+                start = time.perf_counter()
+                step(free_grads)
+                elapsed = time.perf_counter() - start
+            if free_grads:
+                measured["seconds"].append(elapsed)
+                measured["peak_mib"].append(peak.delta_mib)
+            else:
+                measured["transient_mib"].append(peak.delta_mib)
+    return {"seconds": statistics.median(measured["seconds"]), "peak_mib": max(measured["peak_mib"]),
+            "transient_mib": max(measured["transient_mib"]), "all": measured}
 
 
 def child_loop(folder: Path, args: argparse.Namespace, system: str) -> dict[str, Any]:
@@ -373,7 +381,8 @@ def main() -> None:
               flush=True)
         update = {system: run_child("update", system, folder, args) for system in ("trl", "ours")}
         for system, row in update.items():
-            print(f"update step {system}: {row['seconds']:.2f} s, peak +{row['peak_mib']:.0f} MiB", flush=True)
+            print(f"update step {system}: {row['seconds']:.2f} s, peak +{row['peak_mib']:.0f} MiB, transient "
+                  f"+{row['transient_mib']:.0f} MiB", flush=True)
         loop = {system: run_child("loop", system, folder, args) for system in ("trl", "ours")}
         for system, row in loop.items():
             print(f"loop {system}: {row['seconds']:.2f} s/step ({row['all_seconds']})", flush=True)
@@ -389,6 +398,7 @@ def main() -> None:
         "loss": loss, "update": update, "loop": loop,
         "ratios": {
             "update_peak_memory_ours_over_trl": update["ours"]["peak_mib"] / update["trl"]["peak_mib"],
+            "update_transient_memory_ours_over_trl": update["ours"]["transient_mib"] / update["trl"]["transient_mib"],
             "update_time_ours_over_trl": update["ours"]["seconds"] / update["trl"]["seconds"],
             "loop_time_ours_over_trl": loop["ours"]["seconds"] / loop["trl"]["seconds"],
         },

@@ -103,8 +103,8 @@ def train(config: TrainConfig, out_dir: Path, *, resume: bool = False, console: 
                           console=console, transient=True) as bar:
                 epochs = bar.add_task("sft", total=cfg.sft.epochs)
                 losses = warm_start(policy, sft_rows, cfg.sft, cfg.seed, on_epoch=lambda *_: bar.advance(epochs))
-            console.print(f"warm start: {cfg.sft.examples} examples x {cfg.sft.epochs} epochs, loss {losses[0]:.3f} -> "
-                          f"{losses[-1]:.3f} ({time.perf_counter() - began:.0f} s)", highlight=False)
+            console.print(f"warm start: {cfg.sft.examples} examples x {cfg.sft.epochs} epochs, loss "
+                          f"{losses[0]:.3f} -> {losses[-1]:.3f} ({time.perf_counter() - began:.0f} s)", highlight=False)
             backend.sync(policy)
         if heldout:
             held_out(0, "after SFT" if cfg.sft is not None else "before training")
@@ -189,8 +189,8 @@ def train(config: TrainConfig, out_dir: Path, *, resume: bool = False, console: 
                     save_checkpoint(out_dir, step, policy, reference, optimizer, scheduler, state)
     except KeyboardInterrupt:
         saved = checkpoints(out_dir)
-        console.print(f"[yellow]interrupted[/]; {f'the last checkpoint is {saved[-1].name}: continue with --resume' if saved else 'no checkpoint was written yet'}",
-                      highlight=False)
+        where = f"the last checkpoint is {saved[-1].name}: continue with --resume" if saved else "no checkpoint yet"
+        console.print(f"[yellow]interrupted[/]; {where}", highlight=False)
         raise
     finally:
         scorer.close()

@@ -8,6 +8,8 @@ Reward, length, entropy and zero-std statistics cover every completion sampled i
 included); rewards over the samples the scoring policy kept. ``kl`` is null without a reference model
 (beta = 0). Loss, clip fractions and KL are averaged over the step's ``mu`` optimisation passes,
 token-weighted across micro-batches. Lengths count tokens up to and including the end token.
+``step_time_s`` runs from sampling to the last optimizer step (not plots, evals, checkpoints);
+``reward_time_s`` is the scoring thread's time, which overlaps the log-prob pass.
 """
 
 from __future__ import annotations

@@ -202,16 +202,25 @@ def _eos_ids(model: Any, tokenizer: PreTrainedTokenizerBase) -> set[int]:
 
 
 def named_weights(policy: Policy) -> Iterator[tuple[str, torch.Tensor]]:
-    """The policy's weights under the base model's names (LoRA merged in), for an inference engine."""
+    """The policy's weights under the base model's names, LoRA deltas added, for an inference engine.
+
+    The model is never merged in place: merging and unmerging after every optimizer step would let
+    rounding drift into the base weights; each merged weight is a fresh tensor instead.
+    """
     model: Any = policy.model
-    if not hasattr(model, "merge_adapter"):
+    if not hasattr(model, "get_base_model"):
         yield from ((name, param.data) for name, param in model.named_parameters())
         return
-    model.merge_adapter()
-    try:
+    deltas: dict[str, torch.Tensor] = {}
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            if hasattr(module, "get_delta_weight") and hasattr(module, "base_layer"):
+                for adapter in module.active_adapters:
+                    delta = module.get_delta_weight(adapter)
+                    key = f"{name}.base_layer.weight"
+                    deltas[key] = deltas[key] + delta if key in deltas else delta
         for name, param in model.named_parameters():
             if "lora_" in name or "modules_to_save" in name:
                 continue
-            yield name.removeprefix("base_model.model.").replace(".base_layer", ""), param.data
-    finally:
-        model.unmerge_adapter()
+            weight = param.data + deltas[name] if name in deltas else param.data
+            yield name.removeprefix("base_model.model.").replace(".base_layer", ""), weight

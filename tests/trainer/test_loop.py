@@ -105,3 +105,35 @@ def test_dynamic_sampling_refills_groups_without_signal(tmp_path: Path) -> None:
     rows = _lines(train(config, tmp_path / "dapo").out_dir / "metrics.jsonl")
     # a random tiny policy rarely writes the tags: most groups are all-zero and get refilled
     assert any(row["frac_zero_std"] > 0 for row in rows)
+
+
+def test_lora_trains_the_adapter_only_and_resumes(tmp_path: Path) -> None:
+    config = tiny_config(steps=2, model={"lora": {"r": 4, "alpha": 8}}, loss={"beta": 0.04}, eval={"data": None},
+                         output={"checkpoint_every": 1})
+    train(config, tmp_path / "lora")
+    saved = torch.load(tmp_path / "lora" / "checkpoints" / "step-000002" / "policy.pt", weights_only=True)
+    assert saved and all("lora_" in name for name in saved)  # the base model reloads from its source
+    assert not (tmp_path / "lora" / "checkpoints" / "step-000002" / "reference.pt").exists()  # adapter off
+    rows = _lines(tmp_path / "lora" / "metrics.jsonl")
+    assert rows[1]["kl"] > 0  # the adapter moved the policy away from the base model
+    shutil.rmtree(tmp_path / "lora" / "checkpoints" / "step-000002")
+    train(config, tmp_path / "lora", resume=True)
+    again = _lines(tmp_path / "lora" / "metrics.jsonl")
+    assert {k: v for k, v in again[1].items() if k not in TIMINGS} == {k: v for k, v in rows[1].items()
+                                                                       if k not in TIMINGS}
+
+
+def test_the_rollout_engine_gets_the_weights_after_every_optimizer_step(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from rewardforge.trainer import loop
+    from rewardforge.trainer.rollout import TransformersBackend
+
+    synced: list[int] = []
+
+    class Recording(TransformersBackend):  # stands in for vLLM, which needs a GPU
+        def sync(self, policy: Any) -> None:
+            synced.append(len(synced))
+
+    monkeypatch.setattr(loop, "make_backend", lambda config, *_: Recording(config))
+    train(tiny_config(steps=2, loss={"mu": 3}, eval={"data": None}), tmp_path / "sync")
+    assert len(synced) == 2 * 3  # steps x mu optimizer steps, nothing before (no warm start here)

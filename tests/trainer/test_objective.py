@@ -162,3 +162,22 @@ def test_training_log_probs_are_the_sampling_distribution(rollout_setup: tuple[P
     valid = rollout.completion_mask
     # generate() hands its logits back in fp32; a position off by one would be off by whole nats
     torch.testing.assert_close(ours[valid], sampled[valid].to(F64), rtol=1e-5, atol=1e-5)
+
+
+def test_lora_weights_reach_an_engine_merged_under_the_base_names() -> None:
+    from rewardforge.trainer.policy import named_weights
+
+    config = tiny_config(model={"lora": {"r": 2, "alpha": 4}})
+    policy = load_policy(config.model, 0)
+    base_names = {name for name, _ in policy.causal_lm.named_parameters() if "lora_" not in name}
+    for module in policy.model.modules():  # a trained adapter: B is no longer zero
+        if hasattr(module, "lora_B"):
+            torch.nn.init.normal_(module.lora_B["default"].weight)
+    layer = policy.causal_lm.model.layers[0].self_attn.q_proj
+    base_before = layer.base_layer.weight.detach().clone()
+    sent = dict(named_weights(policy))
+    assert set(sent) == {name.replace("base_model.model.", "").replace(".base_layer", "") for name in base_names}
+    merged = layer.base_layer.weight + layer.scaling["default"] * layer.lora_B["default"].weight @ \
+        layer.lora_A["default"].weight
+    torch.testing.assert_close(sent["model.layers.0.self_attn.q_proj.weight"], merged)
+    assert torch.equal(layer.base_layer.weight, base_before)  # never merged in place: no rounding drift
