@@ -9,8 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-import orjson
-
+from rewardforge.records import RecordError, read_rows
 from rewardforge.trainer.config import DataConfig
 from rewardforge.trainer.errors import ConfigError
 from rewardforge.trainer.toys import TASKS
@@ -52,21 +51,12 @@ def _row(item: dict[str, Any], config: DataConfig, number: int) -> dict[str, Any
 def _jsonl(config: DataConfig) -> list[dict[str, Any]]:
     assert config.path is not None
     try:
-        lines = config.path.read_bytes().splitlines()
+        with config.path.open("rb") as stream:
+            return [row for _, row in read_rows(stream)]
     except OSError as exc:
         raise ConfigError(f"data: cannot read {config.path}: {exc.strerror or exc}") from None
-    rows = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            item = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise ConfigError(f"data: {config.path} line {number}: invalid JSON: {exc}") from None
-        if not isinstance(item, dict):
-            raise ConfigError(f"data: {config.path} line {number}: expected a JSON object")
-        rows.append(item)
-    return rows
+    except RecordError as exc:
+        raise ConfigError(f"data: {config.path} {exc}") from None
 
 
 def _huggingface(config: DataConfig) -> list[dict[str, Any]]:
