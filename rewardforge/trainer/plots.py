@@ -72,9 +72,14 @@ def plot_run(rows: list[dict[str, Any]], evals: list[dict[str, Any]], path: Path
     kl = [row["kl"] for row in rows]
     if any(value is not None for value in kl):
         _curve(ax, steps, kl, window, "kl", colors[2])
+        smooth = [v for v in rolling(kl, window) if v is not None]
+        if smooth and max(v for v in kl if v is not None) > 3 * max(smooth):  # one k3 spike would flatten the rest
+            ax.set_ylim(0, 1.5 * max(smooth))
+            ax.set_title("KL to the reference (single-step spikes cut off)")
     else:
         ax.text(0.5, 0.5, "no reference model (beta = 0)", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title("KL to the reference")
+    if not ax.get_title():
+        ax.set_title("KL to the reference")
 
     ax = axes[1, 1]
     if evals:
