@@ -8,8 +8,9 @@ through ``rewardforge.score`` on both sides. Three measurements, each in a fresh
 after another (never in parallel):
 
 1. ``loss``: one identical rollout with perturbed old and reference log-probs (so clipping and the KL
-   term are live): TRL's ``_compute_loss`` and our ``policy_loss`` on the same weights; they must agree
-   to 1e-5 (every loss type is checked).
+   term are live) and completions of different lengths (so the loss types' normalisations differ):
+   TRL's ``_compute_loss`` and our ``policy_loss`` on the same weights; they must agree to 1e-5, for
+   every loss type, with and without the KL term.
 2. ``update``: the training step on that rollout, after one warm-up step (so Adam's state exists on
    both sides): forward, backward, grad clip, AdamW step. Peak memory is the highest RSS sampled
    every millisecond during the step minus the RSS just before it, measured twice: ``peak`` with the
@@ -45,7 +46,7 @@ import rewardforge as rf
 from rewardforge import reward
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results" / "trainer_vs_trl.json"
+RESULTS = HERE / "results" / "trainer_vs_trl.json"  # --out names another file
 VOCAB, HIDDEN, LAYERS = 151_936, 896, 2
 ALPHABET = "0123456789+=abcdefghij"
 PROMPT = "12+34=abcdefghij"  # 16 characters: every prompt has the same length, so neither side pads
@@ -171,8 +172,18 @@ def make_rollout(folder: Path, args: argparse.Namespace) -> None:
     torch.manual_seed(1)
     rollout = TransformersBackend(config.rollout).generate(policy, [policy.prompt_ids(PROMPT)] * args.prompts,
                                                            args.group)
-    current, _ = token_logprobs(policy, rollout, 1.0, 64)
+    # A random-weight model almost never samples its end token, and with every completion full-length all the
+    # loss types' normalisations coincide: end each completion at a random point instead (as if sampled there).
     g = torch.Generator().manual_seed(2)
+    width = rollout.completion_ids.shape[1]
+    lengths = torch.randint(width // 4, width + 1, (len(rollout),), generator=g)
+    positions = torch.arange(width).unsqueeze(0)
+    rollout.completion_mask = positions < lengths.unsqueeze(1)
+    ended = lengths < width
+    rollout.completion_ids[ended, lengths[ended] - 1] = int(policy.tokenizer.eos_token_id)
+    rollout.completion_ids[~rollout.completion_mask] = int(policy.tokenizer.pad_token_id)
+    rollout.truncated = ~ended
+    current, _ = token_logprobs(policy, rollout, 1.0, 64)
     torch.save({
         "prompt_ids": rollout.prompt_ids, "prompt_mask": rollout.prompt_mask,
         "completion_ids": rollout.completion_ids, "completion_mask": rollout.completion_mask,
@@ -353,6 +364,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--parts", default="loss,update,loop", help="which measurements to run, comma-separated")
     parser.add_argument("--child", choices=["loss", "update", "loop"])
     parser.add_argument("--system", choices=["ours", "trl", "both"], default="both")
     parser.add_argument("--folder", type=Path)
@@ -376,16 +389,21 @@ def main() -> None:
         build_model(folder)
         (folder / "prompts.jsonl").write_text(json.dumps({"prompt": PROMPT}) + "\n")
         make_rollout(folder, args)
-        loss = run_child("loss", "both", folder, args)
-        print(f"loss agreement: max |ours - trl| = {loss['max_abs_diff']:.2e} over {len(loss['cases'])} cases",
-              flush=True)
-        update = {system: run_child("update", system, folder, args) for system in ("trl", "ours")}
-        for system, row in update.items():
-            print(f"update step {system}: {row['seconds']:.2f} s, peak +{row['peak_mib']:.0f} MiB, transient "
-                  f"+{row['transient_mib']:.0f} MiB", flush=True)
-        loop = {system: run_child("loop", system, folder, args) for system in ("trl", "ours")}
-        for system, row in loop.items():
-            print(f"loop {system}: {row['seconds']:.2f} s/step ({row['all_seconds']})", flush=True)
+        parts = set(args.parts.split(","))
+        loss = update = loop = None
+        if "loss" in parts:
+            loss = run_child("loss", "both", folder, args)
+            print(f"loss agreement: max |ours - trl| = {loss['max_abs_diff']:.2e} over {len(loss['cases'])} cases",
+                  flush=True)
+        if "update" in parts:
+            update = {system: run_child("update", system, folder, args) for system in ("trl", "ours")}
+            for system, row in update.items():
+                print(f"update step {system}: {row['seconds']:.2f} s, peak +{row['peak_mib']:.0f} MiB, transient "
+                      f"+{row['transient_mib']:.0f} MiB", flush=True)
+        if "loop" in parts:
+            loop = {system: run_child("loop", system, folder, args) for system in ("trl", "ours")}
+            for system, row in loop.items():
+                print(f"loop {system}: {row['seconds']:.2f} s/step ({row['all_seconds']})", flush=True)
 
     result = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -397,16 +415,17 @@ def main() -> None:
                   "completion_tokens": args.completion, "prompt_tokens": len(PROMPT)},
         "loss": loss, "update": update, "loop": loop,
         "ratios": {
-            "update_peak_memory_ours_over_trl": update["ours"]["peak_mib"] / update["trl"]["peak_mib"],
-            "update_transient_memory_ours_over_trl": update["ours"]["transient_mib"] / update["trl"]["transient_mib"],
-            "update_time_ours_over_trl": update["ours"]["seconds"] / update["trl"]["seconds"],
-            "loop_time_ours_over_trl": loop["ours"]["seconds"] / loop["trl"]["seconds"],
+            **({} if update is None else {
+                "update_peak_memory_ours_over_trl": update["ours"]["peak_mib"] / update["trl"]["peak_mib"],
+                "update_transient_memory_ours_over_trl": update["ours"]["transient_mib"] / update["trl"]["transient_mib"],
+                "update_time_ours_over_trl": update["ours"]["seconds"] / update["trl"]["seconds"]}),
+            **({} if loop is None else {"loop_time_ours_over_trl": loop["ours"]["seconds"] / loop["trl"]["seconds"]}),
         },
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=1) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result["ratios"], indent=1))
-    print(f"written {RESULTS}")
+    print(f"written {args.out}")
 
 
 if __name__ == "__main__":
