@@ -25,10 +25,10 @@ SHORT_TOY: dict[str, Any] = {"steps": 60, "eval.size": 100, "eval.every": 0, "ou
 def demo(
     input: Annotated[Path, typer.Option(help="JSONL to score")] = EXAMPLES / "demo.jsonl",
     stack: Annotated[Path, typer.Option(help="reward stack YAML")] = EXAMPLES / "demo_stack.yaml",
-    train: Annotated[bool, typer.Option("--train/--no-train", help="then GRPO on the toy task (about 2 "
-                                        "minutes on a laptop CPU)")] = True,
-    train_dir: Annotated[Path | None, typer.Option(help="where the toy run's files go (default: a new "
-                                                   "temporary folder)")] = None,
+    train: Annotated[bool, typer.Option("--train/--no-train", help="then GRPO on the toy task (under a "
+                                        "minute on a laptop CPU)")] = True,
+    train_dir: Annotated[Path | None, typer.Option(metavar="DIR", help="where the toy run's files go "
+                                                   "(default: a new temporary folder)")] = None,
 ) -> None:
     """Score the bundled example completions with a composed reward, then train a tiny model on a toy."""
     score_examples(input, stack)

@@ -19,9 +19,10 @@ if TYPE_CHECKING:
 
 def train(
     configs: Annotated[list[Path], typer.Argument(help="config YAML; two or more with --compare", show_default=False)],
-    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="where metrics, plots, checkpoints go")],
-    set_: Annotated[list[str] | None, typer.Option("--set", help="KEY=VALUE override, e.g. --set loss.beta=0.04 "
-                                                   "(values read as YAML); repeatable")] = None,
+    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", metavar="DIR",
+                                             help="where metrics, plots, checkpoints go")],
+    set_: Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help="override a config key, "
+                                                   "e.g. --set loss.beta=0.04 (values read as YAML); repeatable")] = None,
     compare: Annotated[bool, typer.Option("--compare", help="train each config (same seed) and draw their "
                                           "learning curves in DIR/compare.png")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="continue from the newest checkpoint in DIR")] = False,
@@ -30,7 +31,10 @@ def train(
     from rewardforge.trainer.config import load_runs  # light: torch loads only once a run starts
     from rewardforge.trainer.errors import ConfigError, RewardFailure
 
-    overrides = parse_params(set_ or [])
+    for pair in set_ or []:
+        if "=" not in pair or pair.startswith("="):
+            fail(f"--set {pair!r}: expected KEY=VALUE, e.g. --set loss.beta=0.04")
+    overrides = parse_params(set_ or []).values  # read as YAML scalars, as --param values are
     if compare and len(configs) < 2:
         fail("--compare needs two or more config files")
     if not compare and len(configs) > 1:

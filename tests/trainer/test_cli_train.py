@@ -50,3 +50,10 @@ def test_a_mistake_in_the_config_is_one_line_naming_the_key(tmp_path: Path) -> N
     done = runner.invoke(app, ["train", str(config), str(config), "--output-dir", out])
     assert done.exit_code == 2 and "pass --compare" in done.output
     assert not (tmp_path / "out").exists()  # nothing was started
+
+
+def test_help_reads_like_the_readme() -> None:
+    text = " ".join(runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"}).output.split())
+    for placeholder in ("--output-dir -o DIR", "--set KEY=VALUE", "--compare", "--resume", "CONFIGS..."):
+        assert placeholder in text, placeholder
+    assert "<bool>" not in text and "<list" not in text
