@@ -181,3 +181,20 @@ def test_lora_weights_reach_an_engine_merged_under_the_base_names() -> None:
         layer.lora_A["default"].weight
     torch.testing.assert_close(sent["model.layers.0.self_attn.q_proj.weight"], merged)
     assert torch.equal(layer.base_layer.weight, base_before)  # never merged in place: no rounding drift
+
+
+def test_truncated_completions_can_be_kept_out_of_the_loss(rollout_setup: tuple[Policy, Rollout]) -> None:
+    policy, rollout = rollout_setup
+    batch = _batch(policy, rollout, drop=(0,))
+    kept = batch.loss_mask.any(-1)
+    assert kept.tolist() == [i != 0 for i in range(len(rollout))]  # only the dropped sample is out
+    batch.mask_truncated = True
+    assert batch.loss_mask.any(-1).tolist() == [i != 0 and not t for i, t in enumerate(rollout.truncated.tolist())]
+    cfg = LossConfig(loss_type="dapo")
+    tokens = int(batch.loss_mask.sum())
+    params = list(policy.model.parameters())
+    grads = torch.autograd.grad(policy_loss(policy, batch, cfg, TEMPERATURE, tokens, MAX_NEW).loss, params)
+    only_finished = batch.rows(torch.tensor([i for i, t in enumerate(rollout.truncated.tolist()) if not t and i]))
+    want = torch.autograd.grad(policy_loss(policy, only_finished, cfg, TEMPERATURE, tokens, MAX_NEW).loss, params)
+    for got, expected in zip(grads, want, strict=True):  # truncated rows add nothing at all
+        torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-12)
