@@ -86,6 +86,18 @@ def read_line(number: int, raw: bytes, field_map: Mapping[str, str]) -> Record |
 
     Every reader of JSONL input goes through here (the CLI, Ray's workers), so a line reads the same
     everywhere."""
+    row = parse_line(number, raw)
+    if row is None or isinstance(row, BadLine):
+        return row
+    try:
+        return to_sample(row, field_map, line=number)
+    except RecordError as exc:
+        text = raw[len(_BOM):] if number == 1 and raw.startswith(_BOM) else raw
+        return BadLine(number, str(exc), _preview(text.rstrip(b"\r\n")))
+
+
+def parse_line(number: int, raw: bytes) -> dict[str, Any] | BadLine | None:
+    """Line `number` as a JSON object, a BadLine saying why not, or None when it is blank."""
     if number == 1 and raw.startswith(_BOM):
         raw = raw[len(_BOM):]
     raw = raw.rstrip(b"\r\n")
@@ -97,10 +109,7 @@ def read_line(number: int, raw: bytes, field_map: Mapping[str, str]) -> Record |
         return BadLine(number, f"line {number}: {_json_problem(raw, exc)}", _preview(raw))
     if not isinstance(row, dict):
         return BadLine(number, f"line {number}: expected a JSON object, got {type(row).__name__}", _preview(raw))
-    try:
-        return to_sample(row, field_map, line=number)
-    except RecordError as exc:
-        return BadLine(number, str(exc), _preview(raw))
+    return row
 
 
 #: File signatures of what is often handed to a JSONL reader by mistake, and what to do instead.
@@ -145,6 +154,17 @@ def read_records(stream: IO[bytes], field_map: Mapping[str, str]) -> Iterator[Re
         if isinstance(item, BadLine):
             raise RecordError(item.problem)
         yield item
+
+
+def read_rows(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, JSON object) for each non-blank line, lazily, for rows that are not samples yet
+    (a trainer's prompts); a bad line raises RecordError naming it, in the words `read_line` uses."""
+    for number, raw in enumerate(stream, start=1):
+        row = parse_line(number, raw)
+        if isinstance(row, BadLine):
+            raise RecordError(row.problem)
+        if row is not None:
+            yield number, row
 
 
 def _json_problem(raw: bytes, exc: orjson.JSONDecodeError) -> str:

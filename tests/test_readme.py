@@ -54,9 +54,10 @@ def cli_commands() -> list[list[str]]:
     commands = []
     for line in joined.splitlines():
         command = line.split("#")[0].strip()
-        # test, new-plugin and demo have their own tests (tests/testing, tests/cli/test_cli.py)
+        # test, new-plugin, demo and train have their own tests (tests/testing, tests/cli/test_cli.py,
+        # tests/trainer: a training run takes minutes, so there it runs with a shortened config)
         if command.startswith("rewardforge ") and not command.startswith(
-                ("rewardforge test", "rewardforge demo", "rewardforge new-plugin")):
+                ("rewardforge test", "rewardforge demo", "rewardforge new-plugin", "rewardforge train")):
             commands.append(shlex.split(command)[1:])
     return commands
 

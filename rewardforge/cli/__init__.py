@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from rewardforge import __version__
-from rewardforge.cli import catalog, check, demo, export, plugin, score, serve
+from rewardforge.cli import catalog, check, demo, export, plugin, score, serve, train
 from rewardforge.cli.help import Group, plain_help
 
 app = typer.Typer(help="Reward functions and verifiers for LLM RL.", no_args_is_help=True, add_completion=False,
@@ -24,6 +24,7 @@ app.command("demo")(demo.demo)
 app.add_typer(export.app, name="export")
 app.command("new-plugin")(plugin.new_plugin)
 app.command("serve")(serve.serve)
+app.command("train")(train.train)
 plain_help(app)
 
 

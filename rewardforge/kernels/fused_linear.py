@@ -2,7 +2,8 @@
 
 The [N, V] logits never exist in full. The chunked path walks row blocks and vocabulary blocks with an
 online logsumexp; backward recomputes each logits block, turns it into its gradient in place and feeds two
-matmuls, accumulating grad_weight (and grad_bias) in fp32 whatever the weight dtype. The Triton path walks
+matmuls, accumulating grad_weight (and grad_bias) in fp32 whatever the weight dtype (fp64 for fp64 inputs:
+the whole chunked path then computes in fp64). The Triton path walks
 row blocks over the whole vocabulary with the Triton row kernels, Liger-style, writing the gradient into
 the recomputed logits block.
 """
@@ -14,7 +15,7 @@ from typing import Any
 
 import torch
 
-from .dispatch import resolve_path
+from .dispatch import resolve_path, working_dtype
 from .logprobs import check_index, check_temperature, reference_selective_log_softmax
 from .softmax_blocks import RowStats, block_grad_
 
@@ -28,14 +29,15 @@ def _spans(total: int, step: int) -> Iterator[tuple[int, int]]:
 
 
 def _logits_block(
-    hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, cols: tuple[int, int], inv_t: float
+    hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, cols: tuple[int, int], inv_t: float,
+    dtype: torch.dtype,
 ) -> torch.Tensor:
-    """Fresh fp32 block of (hidden @ weight[cols].T + bias[cols]) / T, safe to overwrite."""
+    """Fresh block of (hidden @ weight[cols].T + bias[cols]) / T in ``dtype``, safe to overwrite."""
     start, stop = cols
     block = hidden @ weight[start:stop].T
     if bias is not None:
         block += bias[start:stop]
-    block = block.float() if block.dtype != torch.float32 else block
+    block = block.to(dtype) if block.dtype != dtype else block
     if inv_t != 1.0:
         block.mul_(inv_t)
     return block
@@ -54,14 +56,15 @@ class _ChunkedFusedLinearLogprobs(torch.autograd.Function):
         chunk_vocab: int,
         with_entropy: bool,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        rows, vocab = hidden.shape[0], weight.shape[0]
-        logp = torch.empty(rows, dtype=torch.float32, device=hidden.device)
-        lse = torch.empty(2, rows, dtype=torch.float32, device=hidden.device)  # row max, log-sum
+        rows, vocab, dtype = hidden.shape[0], weight.shape[0], working_dtype(hidden)
+        logp = torch.empty(rows, dtype=dtype, device=hidden.device)
+        lse = torch.empty(2, rows, dtype=dtype, device=hidden.device)  # row max, log-sum
         entropy = torch.empty_like(logp) if with_entropy else logp.new_zeros(0)
         for r0, r1 in _spans(rows, chunk_rows):
-            stats = RowStats.empty(r1 - r0, hidden.device, with_entropy)
+            stats = RowStats.empty(r1 - r0, hidden.device, with_entropy, dtype)
             for v0, v1 in _spans(vocab, chunk_vocab):
-                stats.update(_logits_block(hidden[r0:r1], weight, bias, (v0, v1), inv_t), index[r0:r1], v0)
+                block = _logits_block(hidden[r0:r1], weight, bias, (v0, v1), inv_t, dtype)
+                stats.update(block, index[r0:r1], v0)
             logp[r0:r1], lse[0, r0:r1], lse[1, r0:r1], ent = stats.finish()
             if ent is not None:
                 entropy[r0:r1] = ent
@@ -75,26 +78,26 @@ class _ChunkedFusedLinearLogprobs(torch.autograd.Function):
     def backward(ctx: Any, grad_logp: torch.Tensor | None, grad_ent: torch.Tensor | None) -> tuple[Any, ...]:
         hidden, weight, bias, index, lse, entropy = ctx.saved_tensors
         need_h, need_w, need_b = ctx.needs_input_grad[:3]
-        grad_logp = torch.zeros_like(lse[0]) if grad_logp is None else grad_logp.float()
-        grad_ent = grad_ent.float() if ctx.with_entropy and grad_ent is not None else None
-        f32 = torch.float32
-        grad_h = torch.zeros(hidden.shape, dtype=f32, device=hidden.device) if need_h else None
-        grad_w = torch.zeros(weight.shape, dtype=f32, device=weight.device) if need_w else None
-        grad_b = torch.zeros(weight.shape[0], dtype=f32, device=weight.device) if need_b else None
+        acc = lse.dtype  # fp32, or fp64 for fp64 inputs
+        grad_logp = torch.zeros_like(lse[0]) if grad_logp is None else grad_logp.to(acc)
+        grad_ent = grad_ent.to(acc) if ctx.with_entropy and grad_ent is not None else None
+        grad_h = torch.zeros(hidden.shape, dtype=acc, device=hidden.device) if need_h else None
+        grad_w = torch.zeros(weight.shape, dtype=acc, device=weight.device) if need_w else None
+        grad_b = torch.zeros(weight.shape[0], dtype=acc, device=weight.device) if need_b else None
         for r0, r1 in _spans(hidden.shape[0], ctx.chunk_rows):
             h_block = hidden[r0:r1]
-            h_block_f32 = h_block.to(f32)
+            h_block_acc = h_block.to(acc)
             for v0, v1 in _spans(weight.shape[0], ctx.chunk_vocab):
-                block = _logits_block(h_block, weight, bias, (v0, v1), ctx.inv_t)
+                block = _logits_block(h_block, weight, bias, (v0, v1), ctx.inv_t, acc)
                 grad_z = block_grad_(
                     block, index[r0:r1], v0, lse[0, r0:r1], lse[1, r0:r1], grad_logp[r0:r1],
                     entropy[r0:r1] if grad_ent is not None else None,
                     grad_ent[r0:r1] if grad_ent is not None else None, ctx.inv_t,
                 )
                 if grad_h is not None:
-                    grad_h[r0:r1].addmm_(grad_z, weight[v0:v1].to(f32))
+                    grad_h[r0:r1].addmm_(grad_z, weight[v0:v1].to(acc))
                 if grad_w is not None:
-                    grad_w[v0:v1].addmm_(grad_z.T, h_block_f32)
+                    grad_w[v0:v1].addmm_(grad_z.T, h_block_acc)
                 if grad_b is not None:
                     grad_b[v0:v1] += grad_z.sum(0)
         return (
@@ -117,7 +120,8 @@ def fused_linear_logprobs(
     return_entropy: bool = False,
     impl: str | None = None,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    """Log-probs of ``index`` under ``softmax((hidden @ weight.T + bias) / temperature)``, in fp32.
+    """Log-probs of ``index`` under ``softmax((hidden @ weight.T + bias) / temperature)``, in fp32 (fp64 when
+    ``hidden`` is fp64).
 
     ``hidden``: ``[..., H]``; ``weight``: ``[V, H]`` (the lm_head); ``index``: ``[...]``. Returns ``logp``
     or ``(logp, entropy)``, shaped like ``index``. Differentiable w.r.t. hidden, weight and bias.

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from .dispatch import resolve_path
+from .dispatch import resolve_path, working_dtype
 from .fused_linear import LINEAR_BLOCK_ELEMENTS, fused_linear_logprobs
 from .grpo_loss import (
     GRPOLossOutput,
@@ -35,11 +35,11 @@ from .logprobs import check_index, check_temperature
 
 
 def _block_logits(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                  inv_t: float) -> torch.Tensor:
+                  inv_t: float, dtype: torch.dtype) -> torch.Tensor:
     block = hidden @ weight.T
     if bias is not None:
         block += bias
-    block = block.float() if block.dtype != torch.float32 else block
+    block = block.to(dtype) if block.dtype != dtype else block
     if inv_t != 1.0:
         block.mul_(inv_t)
     return block
@@ -59,7 +59,7 @@ class _FusedLinearGRPO(torch.autograd.Function):
         bias: torch.Tensor | None,
         index: torch.Tensor,  # [B, T]
         old: torch.Tensor,
-        adv: torch.Tensor,  # [B, T] fp32
+        adv: torch.Tensor,  # [B, T] in the working dtype
         ref: torch.Tensor | None,
         mask: torch.Tensor,  # [B, T] bool
         weights: torch.Tensor,  # [B, T] loss weights
@@ -69,14 +69,14 @@ class _FusedLinearGRPO(torch.autograd.Function):
         sequences_per_block: int,
         rows_per_block: int,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        f32 = torch.float32
+        acc = working_dtype(hidden)  # fp32, or fp64 for fp64 inputs
         batch, time, _ = hidden.shape
         need_h, need_w, need_b = ctx.needs_input_grad[:3]
-        grad_h = torch.zeros(hidden.shape, dtype=f32, device=hidden.device) if need_h else None
-        grad_w = torch.zeros(weight.shape, dtype=f32, device=weight.device) if need_w else None
-        grad_b = torch.zeros(weight.shape[0], dtype=f32, device=weight.device) if need_b else None
-        loss = torch.zeros((), dtype=f32, device=hidden.device)
-        sums = torch.zeros(4, dtype=f32, device=hidden.device)
+        grad_h = torch.zeros(hidden.shape, dtype=acc, device=hidden.device) if need_h else None
+        grad_w = torch.zeros(weight.shape, dtype=acc, device=weight.device) if need_w else None
+        grad_b = torch.zeros(weight.shape[0], dtype=acc, device=weight.device) if need_b else None
+        loss = torch.zeros((), dtype=acc, device=hidden.device)
+        sums = torch.zeros(4, dtype=acc, device=hidden.device)
         # Token-level losses are per token, so any row block works; GSPO needs whole sequences in a block.
         flat = level == "token"
         units = batch * time if flat else batch
@@ -86,7 +86,7 @@ class _FusedLinearGRPO(torch.autograd.Function):
             h_block = _take(hidden, span, flat).reshape(-1, hidden.shape[-1])
             rows_index = _take(index, span, flat).reshape(-1)
             block_mask, block_adv = _take(mask, span, flat), _take(adv, span, flat)
-            block = _block_logits(h_block, weight, bias, inv_t)
+            block = _block_logits(h_block, weight, bias, inv_t, acc)
             row_max = block.amax(dim=1, keepdim=True)
             target = block.gather(1, rows_index.unsqueeze(1))
             probs = block.sub_(row_max).exp_()  # in place: logits, then exp, then the gradient share one buffer
@@ -112,9 +112,9 @@ class _FusedLinearGRPO(torch.autograd.Function):
             if inv_t != 1.0:
                 grad_z.mul_(inv_t)
             if grad_h is not None:
-                _take(grad_h, span, flat).reshape(-1, hidden.shape[-1]).copy_(grad_z @ weight.to(f32))
+                _take(grad_h, span, flat).reshape(-1, hidden.shape[-1]).copy_(grad_z @ weight.to(acc))
             if grad_w is not None:
-                grad_w.addmm_(grad_z.T, h_block.to(f32))
+                grad_w.addmm_(grad_z.T, h_block.to(acc))
             if grad_b is not None:
                 grad_b += grad_z.sum(0)
         ctx.save_for_backward(grad_h, grad_w, grad_b)
@@ -192,16 +192,17 @@ def fused_linear_grpo_loss(
 
     batch, time = index.shape
     bool_mask = mask.bool()
-    adv = advantages.to(torch.float32)
+    acc = working_dtype(hidden)
+    adv = advantages.to(acc)
     adv = (adv.unsqueeze(1) if adv.dim() == 1 else adv).expand(batch, time).contiguous()
     rows = chunk_rows or max(1, LINEAR_BLOCK_ELEMENTS // vocab)
     if not torch.is_grad_enabled():  # evaluation: skip building gradients nobody will read
         hidden, weight = hidden.detach(), weight.detach()
         bias = None if bias is None else bias.detach()
     loss, sums = _FusedLinearGRPO.apply(
-        hidden, weight, bias, index.long(), old_logprobs.to(torch.float32),
-        adv, None if ref_logprobs is None else ref_logprobs.to(torch.float32), bool_mask,
-        token_weights(bool_mask, loss_type, loss_normalizer, max_completion_length),
+        hidden, weight, bias, index.long(), old_logprobs.to(acc),
+        adv, None if ref_logprobs is None else ref_logprobs.to(acc), bool_mask,
+        token_weights(bool_mask, loss_type, loss_normalizer, max_completion_length, acc),
         loss_config(loss_type, epsilon_low, epsilon_high, delta, beta), importance_sampling_level, inv_t,
         max(1, rows // max(time, 1)), rows,
     )

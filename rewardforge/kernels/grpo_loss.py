@@ -23,7 +23,7 @@ from typing import Literal, NamedTuple, cast
 
 import torch
 
-from .dispatch import resolve_path
+from .dispatch import resolve_path, working_dtype
 from .logprobs import selective_log_softmax
 
 LossType = Literal["grpo", "bnpo", "dr_grpo", "dapo", "cispo"]
@@ -75,7 +75,8 @@ def reference_token_loss(
     mask: torch.Tensor,
     cfg: TokenLossConfig,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """(per-token loss, ratio, k3 KL or None); every tensor [B, T] fp32, zero where ``mask`` is False."""
+    """(per-token loss, ratio, k3 KL or None); every tensor [B, T] in the working dtype, zero where ``mask`` is
+    False."""
     logp = torch.where(mask, logp, 0.0)
     ratio = torch.exp(torch.where(mask, log_weight, 0.0))
     if cfg.cispo:
@@ -143,20 +144,19 @@ def loss_config(loss_type: str, epsilon_low: float, epsilon_high: float, delta: 
 
 def token_weights(
     mask: torch.Tensor, loss_type: str, loss_normalizer: float | torch.Tensor | None,
-    max_completion_length: int | None,
+    max_completion_length: int | None, dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
-    """[B, T] fp32 weights with loss = sum(per_token_loss * weights): each loss type's normalisation."""
-    f32 = torch.float32
+    """[B, T] weights with loss = sum(per_token_loss * weights): each loss type's normalisation."""
     batch, time = mask.shape
-    lengths = mask.sum(-1, keepdim=True).clamp(min=1).to(f32)
+    lengths = mask.sum(-1, keepdim=True).clamp(min=1).to(dtype)
     if loss_type == "grpo":
         per_row = 1.0 / (lengths * batch)
     elif loss_type == "dr_grpo":
         per_row = torch.full_like(lengths, 1.0 / (batch * (max_completion_length or time)))
     else:  # bnpo, dapo, cispo: over tokens (dapo / cispo may bring the global count)
-        tokens = mask.sum().clamp(min=1).to(f32)
+        tokens = mask.sum().clamp(min=1).to(dtype)
         use_global = loss_type != "bnpo" and loss_normalizer is not None
-        normalizer = torch.as_tensor(loss_normalizer, dtype=f32, device=mask.device) if use_global else tokens
+        normalizer = torch.as_tensor(loss_normalizer, dtype=dtype, device=mask.device) if use_global else tokens
         per_row = (1.0 / normalizer.clamp(min=1.0)).expand_as(lengths)
     return torch.where(mask, per_row.expand(batch, time), 0.0)
 
@@ -164,7 +164,7 @@ def token_weights(
 def log_importance_weights(logp: torch.Tensor, old_logprobs: torch.Tensor, mask: torch.Tensor,
                            level: str) -> torch.Tensor:
     """Per-token log ratio, or (GSPO) its mean over each sequence's tokens broadcast back; 0 where masked."""
-    log_ratio = torch.where(mask, logp - old_logprobs.to(torch.float32), 0.0)
+    log_ratio = torch.where(mask, logp - old_logprobs.to(logp.dtype), 0.0)
     if level == "token":
         return log_ratio
     per_sequence = log_ratio.sum(-1, keepdim=True) / mask.sum(-1, keepdim=True).clamp(min=1)
@@ -177,12 +177,14 @@ def metric_sums(ratio: torch.Tensor, kl: torch.Tensor | None, adv: torch.Tensor,
     ratio = ratio.detach()
     clip_high = (ratio > cfg.ratio_high) & (adv > 0) & mask
     clip_low = (ratio < cfg.ratio_low) & (adv < 0) & mask if not cfg.cispo else torch.zeros_like(clip_high)
-    kl_sum = torch.zeros((), device=ratio.device) if kl is None else torch.where(mask, kl.detach(), 0.0).sum()
-    return torch.stack([clip_low.sum().float(), clip_high.sum().float(), kl_sum, torch.where(mask, ratio, 0.0).sum()])
+    kl_sum = (torch.zeros((), dtype=ratio.dtype, device=ratio.device) if kl is None
+              else torch.where(mask, kl.detach(), 0.0).sum().to(ratio.dtype))
+    return torch.stack([clip_low.sum().to(ratio.dtype), clip_high.sum().to(ratio.dtype), kl_sum,
+                        torch.where(mask, ratio, 0.0).sum()])
 
 
 def metrics_from_sums(sums: torch.Tensor, tokens: torch.Tensor, has_kl: bool) -> GRPOMetrics:
-    means = sums / tokens.clamp(min=1).to(torch.float32)
+    means = sums / tokens.clamp(min=1).to(sums.dtype)
     return GRPOMetrics(clip_low=means[0], clip_high=means[1], kl=means[2] if has_kl else None, ratio=means[3])
 
 
@@ -213,13 +215,13 @@ def grpo_loss(
     _validate(logprobs, old_logprobs, advantages, mask, ref_logprobs, loss_type, epsilon_low, epsilon_high,
               delta, beta, importance_sampling_level)
     path = resolve_path(logprobs, impl)
-    f32 = torch.float32
+    dtype = working_dtype(logprobs)  # fp32, or fp64 for fp64 log-probs
     batch, time = logprobs.shape
     bool_mask = mask.bool()
-    logp = logprobs.to(f32)
-    adv = advantages.to(f32)
+    logp = logprobs.to(dtype)
+    adv = advantages.to(dtype)
     adv = (adv.unsqueeze(1) if adv.dim() == 1 else adv).expand(batch, time)
-    ref = None if ref_logprobs is None else ref_logprobs.to(f32)
+    ref = None if ref_logprobs is None else ref_logprobs.to(dtype)
     log_weight = log_importance_weights(logp, old_logprobs, bool_mask, importance_sampling_level)
     cfg = loss_config(loss_type, epsilon_low, epsilon_high, delta, beta)
     if path == "triton":
@@ -228,7 +230,7 @@ def grpo_loss(
         per_token, ratio, kl = triton_token_loss(logp, log_weight, adv, ref, bool_mask, cfg)
     else:
         per_token, ratio, kl = reference_token_loss(logp, log_weight, adv, ref, bool_mask, cfg)
-    loss = (per_token * token_weights(bool_mask, loss_type, loss_normalizer, max_completion_length)).sum()
+    loss = (per_token * token_weights(bool_mask, loss_type, loss_normalizer, max_completion_length, dtype)).sum()
     with torch.no_grad():
         metrics = metrics_from_sums(metric_sums(ratio, kl, adv, bool_mask, cfg), bool_mask.sum(), kl is not None)
     return GRPOLossOutput(loss, metrics)

@@ -3,7 +3,8 @@
 The reference path is the naive ``log_softmax(...).gather`` spec. The chunked path walks row blocks, keeps
 only the per-row logsumexp (and entropy) for backward, and recomputes each block's softmax there, so the
 only [N, V] tensor it ever allocates is the gradient autograd asks for. The Triton path does the same with
-one program per row (see ``logprobs_triton``). Log-probs and entropies are always returned in fp32.
+one program per row (see ``logprobs_triton``). Log-probs and entropies are returned in fp32, or in fp64 for
+fp64 logits (see ``dispatch.working_dtype``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import torch
 
-from .dispatch import resolve_path
+from .dispatch import resolve_path, working_dtype
 from .softmax_blocks import RowStats, block_grad_
 
 #: Elements of one fp32 working block in the chunked path (64 MiB); a few such blocks are live at once.
@@ -56,14 +57,14 @@ def _chunked_stats(
     logits: torch.Tensor, index: torch.Tensor, inv_t: float, chunk_rows: int, with_entropy: bool
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """(logp, lse parts [2, rows]: row max and log-sum, entropy or None) over row chunks."""
-    rows = logits.shape[0]
-    logp = torch.empty(rows, dtype=torch.float32, device=logits.device)
-    lse = torch.empty(2, rows, dtype=torch.float32, device=logits.device)
+    rows, dtype = logits.shape[0], working_dtype(logits)
+    logp = torch.empty(rows, dtype=dtype, device=logits.device)
+    lse = torch.empty(2, rows, dtype=dtype, device=logits.device)
     entropy = torch.empty_like(logp) if with_entropy else None
     for start in range(0, rows, chunk_rows):
         stop = min(start + chunk_rows, rows)
-        stats = RowStats.empty(stop - start, logits.device, with_entropy)
-        stats.update(logits[start:stop].to(torch.float32) * inv_t, index[start:stop], 0)
+        stats = RowStats.empty(stop - start, logits.device, with_entropy, dtype)
+        stats.update(logits[start:stop].to(dtype) * inv_t, index[start:stop], 0)
         logp[start:stop], lse[0, start:stop], lse[1, start:stop], ent = stats.finish()
         if entropy is not None and ent is not None:
             entropy[start:stop] = ent
@@ -86,12 +87,13 @@ class _ChunkedSelectiveLogSoftmax(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad_logp: torch.Tensor | None, grad_ent: torch.Tensor | None) -> tuple[Any, ...]:
         logits, index, lse, entropy = ctx.saved_tensors
-        grad_logp = torch.zeros_like(lse[0]) if grad_logp is None else grad_logp.float()
-        grad_ent = grad_ent.float() if ctx.with_entropy and grad_ent is not None else None
+        dtype = lse.dtype
+        grad_logp = torch.zeros_like(lse[0]) if grad_logp is None else grad_logp.to(dtype)
+        grad_ent = grad_ent.to(dtype) if ctx.with_entropy and grad_ent is not None else None
         grad_logits = torch.empty_like(logits)
         for start in range(0, logits.shape[0], ctx.chunk_rows):
             stop = min(start + ctx.chunk_rows, logits.shape[0])
-            block = logits[start:stop].to(torch.float32) * ctx.inv_t
+            block = logits[start:stop].to(dtype) * ctx.inv_t
             grad_logits[start:stop] = block_grad_(
                 block, index[start:stop], 0, lse[0, start:stop], lse[1, start:stop], grad_logp[start:stop],
                 entropy[start:stop] if grad_ent is not None else None,
@@ -109,9 +111,10 @@ def selective_log_softmax(
     chunk_rows: int | None = None,
     impl: str | None = None,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    """``log_softmax(logits / temperature).gather(index)`` in fp32, optionally with the entropy per row.
+    """``log_softmax(logits / temperature).gather(index)`` in fp32 (fp64 for fp64 logits), optionally with the
+    entropy per row.
 
-    ``logits``: ``[..., V]``; ``index``: ``[...]`` token ids. Returns ``logp`` (``[...]``, fp32), or
+    ``logits``: ``[..., V]``; ``index``: ``[...]`` token ids. Returns ``logp`` (``[...]``), or
     ``(logp, entropy)`` with ``return_entropy=True``. Differentiable w.r.t. ``logits``; saves only the
     per-row logsumexp (and entropy). Without grad it is a pure streaming pass (old / reference log-probs).
     ``impl`` pins a path (``reference``, ``chunked``, ``triton``) and overrides ``$RF_KERNELS``.

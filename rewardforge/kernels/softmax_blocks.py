@@ -1,4 +1,5 @@
-"""Row-wise softmax statistics over column blocks, in fp32 PyTorch: the maths of the chunked paths.
+"""Row-wise softmax statistics over column blocks, in fp32 (fp64 for fp64 inputs) PyTorch: the maths of the
+chunked paths.
 
 A block is a ``[rows, cols]`` slice of logits already divided by the temperature. Statistics are merged
 with an online logsumexp (running max starts at -inf), so the full row never has to exist at once; the
@@ -25,17 +26,18 @@ class RowStats:
     target: torch.Tensor
 
     @classmethod
-    def empty(cls, rows: int, device: torch.device, with_entropy: bool) -> RowStats:
-        zeros = torch.zeros(rows, dtype=torch.float32, device=device)
+    def empty(cls, rows: int, device: torch.device, with_entropy: bool, dtype: torch.dtype = torch.float32
+              ) -> RowStats:
+        zeros = torch.zeros(rows, dtype=dtype, device=device)
         return cls(
-            running_max=torch.full((rows,), float("-inf"), dtype=torch.float32, device=device),
+            running_max=torch.full((rows,), float("-inf"), dtype=dtype, device=device),
             sum_exp=zeros,
             sum_exp_shifted=zeros.clone() if with_entropy else None,
             target=zeros.clone(),
         )
 
     def update(self, block: torch.Tensor, index: torch.Tensor, col_start: int) -> None:
-        """Fold one fp32 block (rows x cols, temperature applied) into the statistics; ``block`` is consumed."""
+        """Fold one block (rows x cols, fp32 or fp64, temperature applied) into the statistics; ``block`` is consumed."""
         cols = block.shape[1]
         local = index - col_start
         inside = (local >= 0) & (local < cols)
@@ -75,7 +77,7 @@ def block_grad_(
     grad_entropy: torch.Tensor | None,
     inv_temperature: float,
 ) -> torch.Tensor:
-    """Overwrite an fp32 block of scaled logits with d(loss)/d(raw logits) and return it.
+    """Overwrite a block (fp32 or fp64) of scaled logits with d(loss)/d(raw logits) and return it.
 
     d logp_y / dz_j = 1[j=y] - p_j and d H / dz_j = -p_j (log p_j + H); the chain through z = x / T adds 1/T.
     """
