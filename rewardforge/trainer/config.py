@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from rewardforge.core.types import first_error
+from rewardforge.core.errors import first_error
 from rewardforge.trainer.errors import ConfigError
 
 

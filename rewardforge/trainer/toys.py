@@ -18,7 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from rewardforge.core.types import Score, first_error, reward
+from rewardforge.core.errors import first_error
+from rewardforge.core.types import Score, reward
 
 
 class ArithmeticParams(BaseModel):
