@@ -1,6 +1,8 @@
 """The pictures a run leaves behind: ``reward_curve.png`` while it trains, ``compare.png`` across runs.
 
-Each curve is drawn twice: the raw per-step values, thin and faint, and a trailing rolling mean, bold.
+Each curve is drawn twice: the raw per-step values, thin and faint, and a trailing rolling mean, bold
+(for KL a rolling median: the k3 estimate spikes for single steps, and a mean would turn each spike
+into a plateau as wide as the window).
 Files are written to a temporary name and renamed, so a viewer never opens half a PNG. The layout is
 fixed (no constrained layout): drawing stays well under a second, even on a busy machine.
 """
@@ -8,6 +10,7 @@ fixed (no constrained layout): drawing stays well under a second, even on a busy
 from __future__ import annotations
 
 import os
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +23,25 @@ from matplotlib.axes import Axes
 COMPONENT_PREFIX, COMPONENT_SUFFIX = "reward/", "/mean"
 
 
-def rolling(values: list[float | None], window: int) -> list[float | None]:
-    """Trailing mean over the last ``window`` values that exist (None where there are none yet)."""
+def rolling(values: list[float | None], window: int, *, median: bool = False) -> list[float | None]:
+    """Trailing mean (or median) over the last ``window`` values that exist (None where there are none yet)."""
     out: list[float | None] = []
     for end in range(1, len(values) + 1):
         recent = [v for v in values[max(0, end - window): end] if v is not None]
-        out.append(sum(recent) / len(recent) if recent else None)
+        if not recent:
+            out.append(None)
+        else:
+            out.append(statistics.median(recent) if median else sum(recent) / len(recent))
     return out
 
 
-def _curve(ax: Axes, steps: list[int], values: list[float | None], window: int, label: str, color: Any) -> None:
+def _curve(ax: Axes, steps: list[int], values: list[float | None], window: int, label: str, color: Any, *,
+           median: bool = False) -> None:
     pairs = [(s, v) for s, v in zip(steps, values, strict=True) if v is not None]
     if not pairs:
         return
     ax.plot(*zip(*pairs, strict=True), color=color, alpha=0.25, linewidth=0.8)
-    smooth = [(s, v) for s, v in zip(steps, rolling(values, window), strict=True) if v is not None]
+    smooth = [(s, v) for s, v in zip(steps, rolling(values, window, median=median), strict=True) if v is not None]
     ax.plot(*zip(*smooth, strict=True), color=color, linewidth=2.0, label=label)
 
 
@@ -71,14 +78,14 @@ def plot_run(rows: list[dict[str, Any]], evals: list[dict[str, Any]], path: Path
     ax = axes[1, 0]
     kl = [row["kl"] for row in rows]
     if any(value is not None for value in kl):
-        _curve(ax, steps, kl, window, "kl", colors[2])
-        smooth = [v for v in rolling(kl, window) if v is not None]
+        _curve(ax, steps, kl, window, "kl", colors[2], median=True)
+        smooth = [v for v in rolling(kl, window, median=True) if v is not None]
+        ax.set_title(f"KL to the reference (rolling median over {window} steps)")
         if smooth and max(v for v in kl if v is not None) > 3 * max(smooth):  # one k3 spike would flatten the rest
             ax.set_ylim(0, 1.5 * max(smooth))
-            ax.set_title("KL to the reference (single-step spikes cut off)")
+            ax.set_title(f"KL to the reference (median of {window} steps; spikes cut off)")
     else:
         ax.text(0.5, 0.5, "no reference model (beta = 0)", ha="center", va="center", transform=ax.transAxes)
-    if not ax.get_title():
         ax.set_title("KL to the reference")
 
     ax = axes[1, 1]

@@ -71,3 +71,4 @@ def test_vllm_is_refused_with_the_reason_when_it_cannot_run() -> None:
     policy = load_policy(model, 0)
     with pytest.raises(ConfigError, match="vllm"):
         make_backend(RolloutConfig(backend="vllm"), model, policy, 0)
+
