@@ -41,3 +41,9 @@ def flaky(completion: str) -> float | Score:
     if len(completion) % 2:
         raise ValueError(f"cannot judge odd-length {completion!r}")
     return float("<answer>" in completion)
+
+
+@reward(isolation="inline")
+def digit_share(completion: str) -> float:
+    """The share of digits: spread out over a random model's samples, so every group carries a signal."""
+    return sum(ch.isdigit() for ch in completion) / len(completion) if completion else 0.0
