@@ -8,13 +8,14 @@ trained one after the other on the same seed and compared in one plot (``rewardf
 from __future__ import annotations
 
 import copy
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from rewardforge.core.errors import first_error
+from rewardforge.core.errors import describe_validation_error
 from rewardforge.trainer.errors import ConfigError
 
 
@@ -241,9 +242,25 @@ def validate(data: dict[str, Any], origin: str) -> TrainConfig:
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as exc:
-        loc, message = first_error(exc)
+        unknown = [tuple(e["loc"][:-1]) for e in exc.errors() if e["type"] == "extra_forbidden"]
+        loc, message = describe_validation_error(exc, known_keys=_keys_at(unknown[0]) if unknown else ())
         where = ".".join(str(part) for part in loc) or "config"
         raise ConfigError(f"{origin}: {where}: {message}") from None
+
+
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys a config section at ``loc`` accepts (for a suggestion when one is misspelt)."""
+    model: Any = TrainConfig
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            return []
+        sections = [kind for kind in (field.annotation, *typing.get_args(field.annotation))
+                    if isinstance(kind, type) and issubclass(kind, BaseModel)]
+        if not sections:
+            return []
+        model = sections[0]
+    return list(model.model_fields)
 
 
 def load_runs(path: Path, overrides: dict[str, Any] | None = None) -> dict[str, TrainConfig]:
