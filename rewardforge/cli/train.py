@@ -6,7 +6,11 @@ start as fast as before.
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -47,15 +51,33 @@ def train(
         from rewardforge.trainer.compare import compare as compare_runs
         from rewardforge.trainer.loop import train as train_run
 
-        if len(runs) == 1:
-            (config,) = runs.values()
-            train_run(config, output_dir, resume=resume)
-        else:
-            compare_runs(runs, output_dir, resume=resume)
+        with _terminate_as_interrupt() as terminated:
+            if len(runs) == 1:
+                (config,) = runs.values()
+                train_run(config, output_dir, resume=resume)
+            else:
+                compare_runs(runs, output_dir, resume=resume)
     except ConfigError as exc:
         fail(str(exc))
     except RewardFailure as exc:
         fail(str(exc), code=1)
     except KeyboardInterrupt:
         err.print("stopped")
-        raise typer.Exit(130) from None
+        raise typer.Exit(128 + (signal.SIGTERM if terminated else signal.SIGINT)) from None
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[list[int]]:
+    """SIGTERM (a scheduler preempting the job) stops a run as Ctrl-C does: the loop names the checkpoint
+    to resume from. Checkpoints are written whole or not at all, so the signal may come at any time."""
+    received: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import time
 from pathlib import Path
 
+import orjson
+import pytest
 import yaml
 from rf_test_support import RF
 from rf_trainer_support import tiny_dict
@@ -57,3 +61,27 @@ def test_help_reads_like_the_readme() -> None:
     for placeholder in ("--output-dir -o DIR", "--set KEY=VALUE", "--compare", "--resume", "CONFIGS..."):
         assert placeholder in text, placeholder
     assert "<bool>" not in text and "<list" not in text
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
+def test_a_stopped_run_names_its_checkpoint_and_resumes_where_it_stopped(tmp_path: Path, cli_env: dict[str, str],
+                                                                          signum: int, code: int) -> None:
+    config = _config(tmp_path / "run.yaml", eval={"data": None}, output={"checkpoint_every": 1, "plot_every": 1000})
+    metrics = tmp_path / "out" / "metrics.jsonl"
+    process = subprocess.Popen([*RF, "train", str(config), "--output-dir", "out", "--set", "steps=100000"],
+                               cwd=tmp_path, env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not (metrics.is_file() and len(metrics.read_text().splitlines()) >= 3):
+        assert process.poll() is None and time.monotonic() < deadline, process.stdout and process.stdout.read()
+        time.sleep(0.1)
+    process.send_signal(signum)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == code, output
+    assert "continue with --resume" in output and "Traceback" not in output
+
+    done = len(metrics.read_text().splitlines())
+    resumed = _run(str(config), "--output-dir", "out", "--resume", "--set", f"steps={done + 1}", cwd=tmp_path,
+                   env=cli_env)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    steps = [orjson.loads(line)["step"] for line in metrics.read_text().splitlines()]
+    assert steps == list(range(1, done + 2))  # no step lost, none repeated
