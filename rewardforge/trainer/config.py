@@ -171,6 +171,8 @@ class OutputConfig(Section):
     checkpoint_every: int = Field(default=50, ge=1)
     rolling_window: int = Field(default=10, ge=1)
     save_model: bool = True  # the final policy in DIR/model (save_pretrained)
+    rollouts_every: int = Field(default=1, ge=0, description="write every sampled completion of every N-th step "
+                                "to rollouts.jsonl; 0: never")
 
 
 class TrainConfig(Section):

@@ -8,7 +8,7 @@
    whole batch's normaliser, clips the gradient norm, steps the optimizer and the LR schedule, and
    pushes the new weights to the rollout engine.
 3. record: a ``metrics.jsonl`` line, the live display, ``reward_curve.png``, held-out accuracy and
-   checkpoints.
+   checkpoints (every sampled completion goes to ``rollouts.jsonl`` as it is scored).
 
 Steps are numbered from 1; a checkpoint's step is the last one completed.
 """
@@ -42,7 +42,7 @@ from rewardforge.trainer.data import draw_prompts, load_rows, torch_seed
 from rewardforge.trainer.display import Display
 from rewardforge.trainer.errors import ConfigError
 from rewardforge.trainer.evaluate import evaluate
-from rewardforge.trainer.metrics import MetricsLog, UpdateTotals, step_metrics
+from rewardforge.trainer.metrics import MetricsLog, RolloutLog, UpdateTotals, step_metrics
 from rewardforge.trainer.objective import accumulation_share, policy_loss, token_logprobs
 from rewardforge.trainer.plots import component_names, plot_run
 from rewardforge.trainer.policy import load_policy
@@ -119,6 +119,8 @@ def train(config: TrainConfig, out_dir: Path, *, resume: bool = False, console: 
         console.print(f"resumed from {start}", highlight=False)
     scorer = Scorer(reward, cfg.scoring)
     log = MetricsLog(out_dir / "metrics.jsonl", keep_through=state["step"])
+    rollout_log = RolloutLog(out_dir / "rollouts.jsonl", keep_through=state["step"])
+    every = cfg.output.rollouts_every
     _write_evals(out_dir, state["evals"])
     statuses: Counter[str] = Counter(state["statuses"])
     policy.model.train()
@@ -145,6 +147,8 @@ def train(config: TrainConfig, out_dir: Path, *, resume: bool = False, console: 
                     part = Batch(rollout, scored, adv.values, old, entropy, ref, adv.zero_std, group,
                                  cfg.loss.mask_truncated)
                     sampled.append(part)
+                    if every and step % every == 0:
+                        rollout_log.append(step, round_, rows, part)
                     kept.append(part.groups(~adv.zero_std) if cfg.advantage.dynamic_sampling else part)
                     if sum(len(b) for b in kept) >= cfg.prompts_per_step * group:
                         break

@@ -15,6 +15,8 @@ token-weighted across micro-batches. Lengths count tokens up to and including th
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +108,41 @@ class MetricsLog:
         self.rows.append(row)
         with self.path.open("ab") as handle:
             handle.write(orjson.dumps(row) + b"\n")
+
+
+class RolloutLog:
+    """``rollouts.jsonl``: every completion sampled in a logged step, one line each, refills included.
+
+    A line is a ``rewardforge score`` output line (``prompt``, ``reference``, ``completion``, ``reward``,
+    ``status``, ``reason``, ``components``) plus ``step``, ``round`` (the dynamic-sampling round), ``group``
+    (the prompt's index in the round), ``advantage``, ``length`` (tokens) and ``truncated``. So the
+    completions a model actually wrote can be read, or scored again with another reward design:
+    ``rewardforge score -r other.yaml -i DIR/rollouts.jsonl -o rescored.jsonl``. ``reward`` is null for
+    a sample the scoring policy dropped. On resume, lines past the checkpoint are dropped.
+    """
+
+    def __init__(self, path: Path, keep_through: int) -> None:
+        self.path = path
+        partial = path.with_name(f".{path.name}.partial")
+        with partial.open("wb") as kept:
+            if path.exists():
+                with path.open("rb") as lines:
+                    kept.writelines(line for line in lines if orjson.loads(line)["step"] <= keep_through)
+        os.replace(partial, path)
+
+    def append(self, step: int, round_: int, rows: Sequence[dict[str, Any]], batch: Batch) -> None:
+        scored, rollout, group = batch.scored, batch.rollout, batch.group_size
+        lines = []
+        for i, completion in enumerate(rollout.texts):
+            reward = float(scored.rewards[i])
+            row = rows[i // group]
+            lines.append(orjson.dumps({
+                "prompt": row["prompt"], "reference": row["reference"], "completion": completion,
+                "reward": None if math.isnan(reward) else reward,
+                "status": scored.status_of[i], "reason": scored.reason_of[i],
+                "components": {name: values[i] for name, values in scored.components.items()},
+                "step": step, "round": round_, "group": i // group, "advantage": float(batch.advantages[i]),
+                "length": int(rollout.lengths[i]), "truncated": bool(rollout.truncated[i]),
+            }, default=str) + b"\n")
+        with self.path.open("ab") as handle:
+            handle.writelines(lines)

@@ -48,6 +48,8 @@ class Scored:
     dropped: int
     seconds: float
     reasons: list[str] = field(default_factory=list)  # the first few reasons for a non-ok verdict
+    status_of: list[str] = field(default_factory=list)  # each sample's verdict status, for rollouts.jsonl
+    reason_of: list[str | None] = field(default_factory=list)  # and its reason
 
     @property
     def kept(self) -> torch.Tensor:
@@ -56,7 +58,9 @@ class Scored:
     def rows(self, index: torch.Tensor) -> Scored:
         chosen = index.tolist()
         return Scored(self.rewards[index], {name: [values[i] for i in chosen] for name, values in self.components.items()},
-                      self.statuses, self.dropped, self.seconds, self.reasons)
+                      self.statuses, self.dropped, self.seconds, self.reasons,
+                      [self.status_of[i] for i in chosen] if self.status_of else [],
+                      [self.reason_of[i] for i in chosen] if self.reason_of else [])
 
     @staticmethod
     def concat(parts: list[Scored]) -> Scored:
@@ -65,7 +69,8 @@ class Scored:
                       for name in names}
         return Scored(torch.cat([part.rewards for part in parts]), components,
                       sum((part.statuses for part in parts), Counter()), sum(part.dropped for part in parts),
-                      sum(part.seconds for part in parts), [r for part in parts for r in part.reasons][:5])
+                      sum(part.seconds for part in parts), [r for part in parts for r in part.reasons][:5],
+                      [s for part in parts for s in part.status_of], [r for part in parts for r in part.reason_of])
 
 
 def apply_policy(verdicts: list[Score], config: ScoringConfig, seconds: float = 0.0) -> Scored:
@@ -94,7 +99,8 @@ def apply_policy(verdicts: list[Score], config: ScoringConfig, seconds: float = 
                             + "; ".join(reasons))
     names = list(dict.fromkeys(name for verdict in verdicts for name in verdict.components))
     components = {name: [verdict.components.get(name) for verdict in verdicts] for name in names}
-    return Scored(torch.tensor(values, dtype=torch.float64), components, statuses, dropped, seconds, reasons)
+    return Scored(torch.tensor(values, dtype=torch.float64), components, statuses, dropped, seconds, reasons,
+                  [verdict.status for verdict in verdicts], [verdict.reason for verdict in verdicts])
 
 
 class Scorer:

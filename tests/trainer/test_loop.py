@@ -11,6 +11,7 @@ import pytest
 import torch
 from rf_trainer_support import tiny_config
 
+import rewardforge as rf
 from rewardforge.trainer import ConfigError, RewardFailure, train
 from rewardforge.trainer.metrics import FIELDS
 
@@ -55,6 +56,23 @@ def test_a_run_leaves_plots_evals_and_checkpoints(finished_run: Path) -> None:
     assert sum(summary["statuses"].values()) == 3 * 2 * 4
 
 
+def test_rollouts_file_holds_every_completion_and_scores_again_the_same(finished_run: Path) -> None:
+    lines = _lines(finished_run / "rollouts.jsonl")
+    assert [line["step"] for line in lines] == [1] * 8 + [2] * 8 + [3] * 8  # 2 prompts x 4 completions a step
+    assert list(lines[0]) == ["prompt", "reference", "completion", "reward", "status", "reason", "components",
+                              "step", "round", "group", "advantage", "length", "truncated"]
+    for step in (1, 2, 3):
+        for group in (0, 1):
+            rows = [line for line in lines if line["step"] == step and line["group"] == group]
+            assert len(rows) == 4 and len({line["prompt"] for line in rows}) == 1
+            assert sum(line["advantage"] for line in rows) == pytest.approx(0, abs=1e-6)  # z-scores in a group
+    # the same lines, scored again outside training, give the components training saw
+    again = rf.score("tag_format", lines, params={"tags": ["answer"]})
+    assert [score.value for score in again] == [line["components"]["format"] for line in lines]
+    assert all(line["reward"] == pytest.approx(line["components"]["accuracy"] + 0.2 * line["components"]["format"])
+               for line in lines if line["status"] == "ok")
+
+
 def test_resume_repeats_the_next_step_exactly(finished_run: Path, tmp_path: Path) -> None:
     crashed = tmp_path / "crashed"
     shutil.copytree(finished_run, crashed)
@@ -65,6 +83,7 @@ def test_resume_repeats_the_next_step_exactly(finished_run: Path, tmp_path: Path
     for key in set(want[2]) - TIMINGS:
         assert got[2][key] == want[2][key], key
     assert _lines(crashed / "eval.jsonl")[-1]["accuracy"] == _lines(finished_run / "eval.jsonl")[-1]["accuracy"]
+    assert _lines(crashed / "rollouts.jsonl") == _lines(finished_run / "rollouts.jsonl")  # step 3's lines once
 
 
 def test_a_run_folder_is_never_mixed_with_another(finished_run: Path, tmp_path: Path) -> None:
