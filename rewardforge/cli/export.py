@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 from rewardforge.cli.console import fail, out, reward_params
 from rewardforge.core.types import RewardError
+from rewardforge.core.yaml_files import read_yaml_file
 from rewardforge.integrations.openrlhf import DEFAULT_SPECIAL_TOKENS, OpenRLHFReward
 
 app = typer.Typer(help="Write a file a trainer loads to use a reward.", no_args_is_help=True)
@@ -53,13 +53,10 @@ def _spec(reward: str) -> Any:
     """A stack YAML is embedded in the file, so the file works where the YAML is not."""
     if not reward.endswith((".yaml", ".yml")):
         return reward
-    path = Path(reward)
-    if not path.is_file():
-        fail(f"reward stack file not found: {reward}")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        fail(f"{reward}: not valid YAML: {exc}")
+        return read_yaml_file(reward, "reward stack file")
+    except RewardError as exc:
+        fail(str(exc))
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from rewardforge.core.cases import CaseSet, GoldenCase, Ordering, split_cases
 from rewardforge.core.errors import RewardError, did_you_mean, first_error, format_location, install_hint
 from rewardforge.core.types import FunctionReward, Reward, reward
+from rewardforge.core.yaml_files import read_yaml_file
 
 ENTRY_POINT_REWARDS = "rewardforge.rewards"
 ENTRY_POINT_REGISTRIES = "rewardforge.registries"
@@ -91,11 +92,9 @@ def builtin_registry_path() -> Path:
 
 def read_registry_file(path: Path, source: str) -> list[RewardEntry]:
     """Parse a registry.yaml; errors name the file and the entry at fault."""
+    data = read_yaml_file(path, "registry file") or {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         parsed = RegistryFile.model_validate(data)
-    except yaml.YAMLError as exc:
-        raise RewardError(f"{path}: not valid YAML: {exc}") from None
     except ValidationError as exc:
         loc, message = first_error(exc)
         where = format_location(loc)

@@ -26,7 +26,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
 
 from rewardforge.core.compose import (
@@ -40,6 +39,7 @@ from rewardforge.core.compose import (
 )
 from rewardforge.core.errors import RewardError, describe_validation_error, did_you_mean
 from rewardforge.core.types import Reward
+from rewardforge.core.yaml_files import read_yaml_file
 
 
 def _weight_kind(value: Any) -> str:
@@ -228,10 +228,4 @@ def _explain_tag(exc: ValidationError) -> str:
 
 
 def load_stack(path: Path) -> Reward:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RewardError(f"reward stack file not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise RewardError(f"{path}: not valid YAML: {exc}") from None
-    return parse_stack(data, origin=str(path))
+    return parse_stack(read_yaml_file(path, "reward stack file"), origin=str(path))

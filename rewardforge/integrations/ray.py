@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
-import yaml
 
 from rewardforge.core.engine import CacheSetting, score
 from rewardforge.core.errors import SampleError
@@ -41,6 +40,7 @@ from rewardforge.core.registry import resolve
 from rewardforge.core.samples import sample_from_row
 from rewardforge.core.stack import parse_stack
 from rewardforge.core.types import Reward, RewardError, Sample, Score
+from rewardforge.core.yaml_files import read_yaml_file
 from rewardforge.records import BadLine, RecordError, bad_line_row, dump_line, read_line, scored_row
 from rewardforge.summary import ScoreSummary
 
@@ -54,12 +54,7 @@ def portable_spec(reward: Reward | str | Path) -> Reward | str | dict[str, Any]:
     """What travels to the workers: YAML stacks by content (read here), anything else as given."""
     if isinstance(reward, Path) or (isinstance(reward, str) and reward.endswith((".yaml", ".yml"))):
         path = Path(reward)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise RewardError(f"cannot read stack {str(path)!r}: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise RewardError(f"stack {str(path)!r} is not valid YAML: {exc}") from None
+        data = read_yaml_file(path, "reward stack file")
         parse_stack(data, origin=str(path))  # fail here, in the driver, not in every worker
         return data
     return reward

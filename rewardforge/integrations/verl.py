@@ -31,9 +31,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from rewardforge.core.types import RewardError, Sample, Score
+from rewardforge.core.yaml_files import read_yaml_file
 from rewardforge.integrations.common import (
     BoundReward,
     StatusPolicy,
@@ -68,11 +67,11 @@ def _load_map(path: str) -> dict[str, Any]:
     """The data_source -> reward mapping, read again only when the file changes (verl calls per sample)."""
     try:
         mtime = Path(path).stat().st_mtime
-        if path in _maps and _maps[path][0] == mtime:
-            return _maps[path][1]
-        mapping = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RewardError(f"reward_map file not found: {path}") from None
+    if path in _maps and _maps[path][0] == mtime:
+        return _maps[path][1]
+    mapping = read_yaml_file(path, "reward_map file")
     if not isinstance(mapping, dict) or not mapping:
         raise RewardError(f"reward_map {path}: expected a mapping data_source -> reward")
     _maps[path] = (mtime, mapping)

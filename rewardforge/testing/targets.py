@@ -14,12 +14,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from rewardforge.core.cases import CaseSet, parse_cases
 from rewardforge.core.registry import Registry, default_registry, import_object, instantiate
 from rewardforge.core.stack import load_stack
 from rewardforge.core.types import Reward, RewardError
+from rewardforge.core.yaml_files import read_yaml_file
 
 RewardSpec = Reward | str | Path
 
@@ -54,13 +53,7 @@ class TestTarget:
 
 def load_cases_file(path: str | Path) -> CaseSet:
     """A YAML list of cases in the `registry.yaml` `golden:` form; errors name the file and the case."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RewardError(f"cases file not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise RewardError(f"{path}: not valid YAML: {exc}") from None
+    data = read_yaml_file(path, "cases file")
     if isinstance(data, dict) and "golden" in data:  # a registry entry's shape is accepted too
         data = data["golden"]
     if not isinstance(data, list):

@@ -132,17 +132,18 @@ class RolloutLog:
 
     def append(self, step: int, round_: int, rows: Sequence[dict[str, Any]], batch: Batch) -> None:
         scored, rollout, group = batch.scored, batch.rollout, batch.group_size
+        rewards, advantages = scored.rewards.tolist(), batch.advantages.tolist()
+        lengths, truncated = rollout.lengths.tolist(), rollout.truncated.tolist()
         lines = []
         for i, completion in enumerate(rollout.texts):
-            reward = float(scored.rewards[i])
             row = rows[i // group]
             lines.append(orjson.dumps({
                 "prompt": row["prompt"], "reference": row["reference"], "completion": completion,
-                "reward": None if math.isnan(reward) else reward,
+                "reward": None if math.isnan(rewards[i]) else rewards[i],
                 "status": scored.status_of[i], "reason": scored.reason_of[i],
                 "components": {name: values[i] for name, values in scored.components.items()},
-                "step": step, "round": round_, "group": i // group, "advantage": float(batch.advantages[i]),
-                "length": int(rollout.lengths[i]), "truncated": bool(rollout.truncated[i]),
+                "step": step, "round": round_, "group": i // group, "advantage": advantages[i],
+                "length": lengths[i], "truncated": truncated[i],
             }, default=str) + b"\n")
         with self.path.open("ab") as handle:
             handle.writelines(lines)
