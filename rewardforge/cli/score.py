@@ -13,13 +13,11 @@ import shlex
 import signal
 import sqlite3
 import sys
-import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from types import FrameType
 from typing import IO, Annotated, Any
 
 import typer
@@ -29,6 +27,7 @@ from rewardforge.cli.console import err, fail, reward_params
 from rewardforge.cli.output import Output, check_paths
 from rewardforge.cli.progress import progress_view
 from rewardforge.cli.score_ray import score_on_ray
+from rewardforge.cli.signals import Interrupts
 from rewardforge.core.cache import VerdictCache
 from rewardforge.core.compose import Composite
 from rewardforge.core.engine import score as score_samples
@@ -123,7 +122,7 @@ def score(
     title = f"{built.name} on {'stdin' if input == '-' else Path(input).name}"
     run.html_report = ScoreReport(title) if report else None
     total = count_lines(Path(input)) if input != "-" else None
-    with _open_input(input) as source, _Interrupts() as interrupts:
+    with _open_input(input) as source, Interrupts() as interrupts:
         try:
             run.view = progress_view(err, total, sink.rows, interval=status_every)
             run.score_all(iter_rows(source, field_map), batch_size=batch_size,
@@ -194,41 +193,6 @@ def _open_input(path: str) -> Iterator[IO[bytes]]:
         yield handle
 
 
-class _Interrupts:
-    """SIGINT and SIGTERM become KeyboardInterrupt, but never while a batch's rows are being written."""
-
-    def __init__(self) -> None:
-        self.received: int | None = None
-        self._writing = False
-        self._previous: dict[int, Any] = {}
-
-    def _handler(self, signum: int, frame: FrameType | None) -> None:
-        self.received = self.received or signum
-        if not self._writing:
-            raise KeyboardInterrupt
-
-    @contextmanager
-    def writing(self) -> Iterator[None]:
-        """Rows of a batch are written whole: a signal that arrives meanwhile acts right after."""
-        self._writing = True
-        try:
-            yield
-        finally:
-            self._writing = False
-        if self.received is not None:
-            raise KeyboardInterrupt
-
-    def __enter__(self) -> _Interrupts:
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                self._previous[signum] = signal.signal(signum, self._handler)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-
-
 class _Run:
     """One scoring run: batches in, rows out, statistics and hints along the way."""
 
@@ -245,7 +209,7 @@ class _Run:
         self.html_report: ScoreReport | None = None
 
     def score_all(self, items: Iterable[Record | BadLine], *, batch_size: int, skip_bad: bool,
-                  interrupts: _Interrupts) -> None:
+                  interrupts: Interrupts) -> None:
         first = True
         for batch in _batches(self._after_resumed(items), batch_size, skip_bad=skip_bad):
             records = [item for item in batch if isinstance(item, Record)]

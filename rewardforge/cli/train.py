@@ -7,15 +7,13 @@ start as fast as before.
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from rewardforge.cli.console import err, fail, parse_params
+from rewardforge.cli.signals import Interrupts
 
 if TYPE_CHECKING:
     from rewardforge.trainer.config import TrainConfig
@@ -43,6 +41,7 @@ def train(
         fail("--compare needs two or more config files")
     if not compare and len(configs) > 1:
         fail(f"got {len(configs)} config files; pass --compare to train and compare them")
+    interrupts = Interrupts()
     try:
         runs: dict[str, TrainConfig] = {}
         for path in configs:
@@ -51,7 +50,9 @@ def train(
         from rewardforge.trainer.compare import compare as compare_runs
         from rewardforge.trainer.loop import train as train_run
 
-        with _terminate_as_interrupt() as terminated:
+        # SIGTERM (a scheduler preempting the job) stops a run as Ctrl-C does: the loop names the checkpoint
+        # to resume from. Checkpoints are written whole or not at all, so the signal may come at any time.
+        with interrupts:
             if len(runs) == 1:
                 (config,) = runs.values()
                 train_run(config, output_dir, resume=resume)
@@ -63,21 +64,5 @@ def train(
         fail(str(exc), code=1)
     except KeyboardInterrupt:
         err.print("stopped")
-        raise typer.Exit(128 + (signal.SIGTERM if terminated else signal.SIGINT)) from None
+        raise typer.Exit(128 + (interrupts.received or signal.SIGINT)) from None
 
-
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[list[int]]:
-    """SIGTERM (a scheduler preempting the job) stops a run as Ctrl-C does: the loop names the checkpoint
-    to resume from. Checkpoints are written whole or not at all, so the signal may come at any time."""
-    received: list[int] = []
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield received
-    finally:
-        signal.signal(signal.SIGTERM, previous)
